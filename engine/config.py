@@ -1,0 +1,143 @@
+"""Every hyperparameter of the SONN in one frozen, validated dataclass (see shared/SONN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """D𝜋's 98.65 % configuration by default; `Config.preset("dpi-98.9")` for the large one."""
+
+    columns: int = 10
+    neurons: int = 792
+    slots: int = 10
+    receptors: int = 784
+    levels: tuple[int, ...] = (192, 128, 64, 1)
+    spike_threshold: int = 1_000_000
+    learn_low: int = 300_000
+    learn_high: int = 1_200_000
+    prune_below: int = 97_000
+    new_weight_divisor: int = 10
+    reinforce_positive: int = 500
+    reinforce_negative: int = -500
+    grow_count: int = 10
+    decay_amount: int = 20
+    decay_every: int = 100
+    batch_size: int = 200
+    positive_up: int = 19
+    positive_down: int = 1
+    positive_denominator: int = 100
+    negative_up: int = 150
+    negative_down: int = 1
+    negative_denominator: int = 900
+    prime_forced_positive: bool = True
+    prime_negative_cap: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{f.name} must be an integer, got {value!r}")
+            if f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ConfigError(f"{f.name} must be true or false, got {value!r}")
+        self._validate()
+
+    def _validate(self) -> None:
+        for name in ("columns", "neurons", "slots", "receptors", "spike_threshold",
+                     "new_weight_divisor", "decay_every", "batch_size",
+                     "positive_up", "positive_down", "positive_denominator",
+                     "negative_up", "negative_down", "negative_denominator"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("learn_low", "prune_below", "grow_count", "decay_amount"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.columns < 2:
+            raise ConfigError(f"columns must be >= 2 (one per class), got {self.columns}")
+        if not self.levels:
+            raise ConfigError("levels must hold at least one level, e.g. [192, 128, 64, 1]")
+        if any(not 1 <= v <= 255 for v in self.levels):
+            raise ConfigError(f"levels must lie in 1..255, got {list(self.levels)}")
+        if any(a <= b for a, b in zip(self.levels, self.levels[1:], strict=False)):
+            raise ConfigError(f"levels must be strictly descending, got {list(self.levels)}")
+        if not self.learn_low < self.learn_high:
+            raise ConfigError(
+                f"learn_low ({self.learn_low}) must be < learn_high ({self.learn_high})")
+        if self.reinforce_positive < 0:
+            raise ConfigError(f"reinforce_positive must be >= 0, got {self.reinforce_positive}")
+        if self.reinforce_negative > 0:
+            raise ConfigError(f"reinforce_negative must be <= 0, got {self.reinforce_negative}")
+        if self.initial_weight < self.prune_below:
+            raise ConfigError(
+                f"spike_threshold / new_weight_divisor ({self.initial_weight}) must be >= "
+                f"prune_below ({self.prune_below}), or new connections are born pruned")
+        if self.receptors > 2**31 - 1 or self.columns * self.neurons * self.slots > 2**31 - 1:
+            raise ConfigError("network too large: columns * neurons * slots must fit in int32")
+
+    @property
+    def initial_weight(self) -> int:
+        """w0: the magnitude of a newly grown connection."""
+        return self.spike_threshold // self.new_weight_divisor
+
+    @property
+    def weight_dtype(self) -> str:
+        """Smallest integer type that holds every weight (|w| < spike_threshold)."""
+        return "int32" if self.spike_threshold < 2**31 else "int64"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists, ints, bools) for TOML, checkpoints and wandb."""
+        out = {}
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if not f.name.startswith("_")]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build from a plain dict; unknown keys are rejected with the list of valid ones."""
+        unknown = sorted(set(data) - set(cls.field_names()))
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(unknown)}; valid keys: "
+                + ", ".join(cls.field_names()))
+        kwargs = dict(data)
+        if "levels" in kwargs:
+            kwargs["levels"] = tuple(kwargs["levels"])
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> Config:
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    @classmethod
+    def preset(cls, name: str) -> Config:
+        """Named configurations: `default` (98.65 %) and `dpi-98.9` (the large variant)."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        return cls.from_dict(PRESETS[name])
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "dpi-98.9": {
+        "neurons": 7920,
+        "reinforce_positive": 1000,
+        "reinforce_negative": -1000,
+        "grow_count": 20,
+        "decay_amount": 10,
+    },
+}
+
+__all__ = ["Config", "ConfigError", "PRESETS"]

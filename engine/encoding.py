@@ -1,0 +1,35 @@
+"""Input encoding: an image becomes one binary plane per intensity level (brightest first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .kernels import SAMPLE_BLOCK
+
+
+def planes_from_pixels(pixels: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+    """`planes[i, c, r] = pixels[i, r] >= levels[c]`: (n, receptors) uint8 -> (n, L, R) bool."""
+    lv = np.asarray(levels, dtype=np.int16).reshape(1, -1, 1)
+    return pixels[:, None, :].astype(np.int16) >= lv
+
+
+def active_receptors(pixels_row: np.ndarray) -> np.ndarray:
+    """Receptors eligible for new connections: pixel > 0."""
+    return np.flatnonzero(pixels_row > 0)
+
+
+def sample_masks(planes: np.ndarray) -> np.ndarray:
+    """(n, L, R) bool -> (blocks, L, R, SAMPLE_BLOCK) int8 masks (-1 on, 0 off), zero-padded.
+
+    This is the layout the forward kernel reads: for one receptor and level, the on/off
+    state of a whole block of samples is one contiguous row, so integration vectorises.
+    """
+    n, n_levels, n_rec = planes.shape
+    blocks = max(1, -(-n // SAMPLE_BLOCK))
+    padded = np.zeros((blocks * SAMPLE_BLOCK, n_levels, n_rec), dtype=np.int8)
+    padded[:n] = planes
+    padded = -padded
+    return np.ascontiguousarray(
+        padded.reshape(blocks, SAMPLE_BLOCK, n_levels, n_rec).transpose(0, 2, 3, 1))

@@ -1,0 +1,156 @@
+"""numba kernels for the SONN's hot loops: spike counting, reinforcement, decay.
+
+Each kernel is one rule of shared/SONN.md written as plain loops; numba compiles them to
+machine code (and vectorises the forward pass across samples). Arrays in, arrays out.
+The slot layout is neuron-major: `receptors[m, k]`, `weights[m, k]` for the flat neuron
+index `m = column * neurons + n` — exactly the `indices`/`data` of a CSR matrix with K
+entries per row (see `engine.connections`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+SAMPLE_BLOCK = 64  # samples integrated together; one SIMD-friendly row per (level, receptor)
+
+
+@njit(cache=True, inline="always")
+def _can_spike(weights_row: np.ndarray, n_levels: int, threshold: int) -> bool:
+    """False when even all positive weights on from the first cycle cannot pass threshold.
+
+    With drive s <= P each cycle, t_c <= P * (2 - 2**-c); so if P * (2**L - 1) <= T * 2**(L-1)
+    the neuron never spikes and can be skipped without changing any count.
+    """
+    positive = 0
+    for k in range(weights_row.shape[0]):
+        if weights_row[k] > 0:
+            positive += weights_row[k]
+    return positive * ((1 << n_levels) - 1) > threshold * (1 << (n_levels - 1))
+
+
+@njit(parallel=True, cache=True)
+def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, threshold):
+    """Spike count of every column for every sample.
+
+    masks: (blocks, levels, receptors, SAMPLE_BLOCK) int8, -1 where the receptor is on in
+    that plane for that sample, 0 elsewhere. Each column is split into `parts` chunks of
+    neurons so both cores stay busy. Returns (columns, parts, blocks * SAMPLE_BLOCK) int32;
+    sum over axis 1 for the column counts.
+    """
+    n_neurons, n_slots = receptors.shape
+    n_columns = n_neurons // neurons_per_column
+    n_blocks, n_levels, _, sb = masks.shape
+    per_part = (neurons_per_column + parts - 1) // parts
+    out = np.zeros((n_columns, parts, n_blocks * sb), dtype=np.int32)
+    for chunk in prange(n_columns * parts):
+        column = chunk // parts
+        part = chunk % parts
+        lo = column * neurons_per_column + part * per_part
+        hi = min(lo + per_part, (column + 1) * neurons_per_column)
+        drive = np.zeros(sb, dtype=weights.dtype)
+        t = np.zeros(sb, dtype=weights.dtype)
+        counts = np.zeros(sb, dtype=np.int32)
+        for b in range(n_blocks):
+            counts[:] = 0
+            for m in range(lo, hi):
+                if not _can_spike(weights[m], n_levels, threshold):
+                    continue
+                t[:] = 0
+                for c in range(n_levels):
+                    # Rule 1: t += weights of slots whose receptor is on in plane c.
+                    drive[:] = 0
+                    for k in range(n_slots):
+                        w = weights[m, k]
+                        if w == 0:
+                            continue
+                        row = masks[b, c, receptors[m, k]]
+                        for s in range(sb):
+                            drive[s] += w & row[s]
+                    for s in range(sb):
+                        v = t[s] + drive[s]
+                        # Rule 2: spike and reset above threshold; rule 3: else halve (floor).
+                        fire = v > threshold
+                        counts[s] += fire
+                        t[s] = 0 if fire else v >> 1
+            for s in range(sb):
+                out[column, part, b * sb + s] = counts[s]
+    return out
+
+
+@njit(cache=True)
+def reinforce_column(receptors, weights, planes, amount, threshold, learn_low, learn_high,
+                     prune_below):
+    """Reinforce every neuron of one column for one sample, in place. Returns slots pruned.
+
+    receptors, weights: (neurons, slots) of that column; planes: (levels, receptors) bool.
+    """
+    n_neurons, n_slots = receptors.shape
+    n_levels = planes.shape[0]
+    contributing = np.zeros(n_slots, dtype=np.bool_)
+    pruned = 0
+    for n in range(n_neurons):
+        t = 0
+        contributing[:] = False
+        for c in range(n_levels):
+            # 1. add the non-free slots that are on in plane c; they now contribute.
+            for k in range(n_slots):
+                if weights[n, k] != 0 and planes[c, receptors[n, k]]:
+                    t += weights[n, k]
+                    contributing[k] = True
+            # 2. above learn_low: learn (if also below learn_high), then reset.
+            if t > learn_low:
+                if t < learn_high:
+                    for k in range(n_slots):
+                        if contributing[k] and weights[n, k] != 0:
+                            w = weights[n, k] + amount
+                            if abs(w) < threshold:
+                                weights[n, k] = w
+                                if abs(w) < prune_below:
+                                    weights[n, k] = 0
+                                    pruned += 1
+                t = 0
+                contributing[:] = False
+            # 3. halve, rounding toward minus infinity.
+            t = t >> 1
+    return pruned
+
+
+@njit(cache=True)
+def decay_and_prune(weights, amount, prune_below):
+    """Move every non-free weight toward zero by `amount`, then free |w| < prune_below.
+
+    weights: any-shaped integer array, flattened view. Returns slots pruned.
+    """
+    flat = weights.reshape(-1)
+    pruned = 0
+    for i in range(flat.shape[0]):
+        w = flat[i]
+        if w == 0:
+            continue
+        if w > 0:
+            w = max(w - amount, 0)
+        else:
+            w = min(w + amount, 0)
+        if abs(w) < prune_below:
+            w = 0
+            pruned += 1
+        flat[i] = w
+    return pruned
+
+
+def threads() -> int:
+    return numba.get_num_threads()
+
+
+@njit(cache=True)
+def observe_stream(units, up, down, denominator, stream):
+    """Feed a stream of integer observations to a quantilizer; returns its new units."""
+    for i in range(stream.shape[0]):
+        scaled = stream[i] * denominator
+        if scaled > units:
+            units += up
+        elif scaled < units:
+            units -= down
+    return units

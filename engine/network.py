@@ -1,0 +1,164 @@
+"""The SONN's state and its four operations: spike counts, reinforcement, growth, decay.
+
+State: for every (column, neuron, slot) a receptor index and an integer weight; weight 0
+means the slot is free. It is held as a scipy CSR matrix (one row per neuron, K stored
+entries per row, explicit zeros for free slots, duplicates allowed because two slots may
+share a receptor). The kernels work on the CSR's own `indices`/`data` buffers, so there is
+one copy of the state and scipy sees every update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import kernels
+from .config import Config
+from .encoding import sample_masks
+
+
+class Network:
+    """One layer of `columns * neurons` integrate-and-fire neurons with K slots each."""
+
+    def __init__(self, cfg: Config, receptors: np.ndarray, weights: np.ndarray) -> None:
+        self.cfg = cfg
+        rows = cfg.columns * cfg.neurons
+        indptr = np.arange(0, rows * cfg.slots + 1, cfg.slots, dtype=np.int64)
+        self.connectivity = sp.csr_array(
+            (weights.reshape(-1), receptors.reshape(-1), indptr),
+            shape=(rows, cfg.receptors), copy=False)
+        # scipy may re-type the buffers; the kernels must write into the CSR's own arrays.
+        self.connectivity.indices = np.ascontiguousarray(
+            self.connectivity.indices, dtype=np.int32)
+        self.connectivity.data = np.ascontiguousarray(
+            self.connectivity.data, dtype=cfg.weight_dtype)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def new(cls, cfg: Config) -> Network:
+        """An empty network: every slot free."""
+        shape = (cfg.columns, cfg.neurons, cfg.slots)
+        return cls(cfg, np.zeros(shape, np.int32), np.zeros(shape, cfg.weight_dtype))
+
+    @classmethod
+    def from_arrays(cls, cfg: Config, receptors: np.ndarray, weights: np.ndarray) -> Network:
+        """A network from (columns, neurons, slots) integer arrays, validated and copied."""
+        shape = (cfg.columns, cfg.neurons, cfg.slots)
+        receptors = np.asarray(receptors)
+        weights = np.asarray(weights)
+        for name, arr in (("receptors", receptors), ("weights", weights)):
+            if arr.shape != shape:
+                raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"{name} must be an integer array, got {arr.dtype}")
+        live = weights != 0
+        if live.any():
+            r = receptors[live]
+            if r.min() < 0 or r.max() >= cfg.receptors:
+                raise ValueError(f"receptors must lie in 0..{cfg.receptors - 1}")
+            if np.abs(weights[live]).max() >= cfg.spike_threshold:
+                raise ValueError(f"weights must satisfy |w| < spike_threshold "
+                                 f"({cfg.spike_threshold})")
+        receptors = np.where(live, receptors, 0).astype(np.int32)
+        return cls(cfg, receptors, weights.astype(cfg.weight_dtype, copy=True))
+
+    # ----------------------------------------------------------------------- views
+    @property
+    def receptors(self) -> np.ndarray:
+        """(columns, neurons, slots) receptor of every slot (a view of the CSR indices)."""
+        c = self.cfg
+        return self.connectivity.indices.reshape(c.columns, c.neurons, c.slots)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(columns, neurons, slots) weight of every slot; 0 = free (a view of the CSR data)."""
+        c = self.cfg
+        return self.connectivity.data.reshape(c.columns, c.neurons, c.slots)
+
+    def by_receptor(self) -> sp.csc_array:
+        """Receptor-major view (column r = every slot reading receptor r), duplicates summed."""
+        m = self.connectivity.copy()
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        return m.tocsc()
+
+    def receptive_fields(self) -> np.ndarray:
+        """(columns, receptors) int64: the sum of each column's weights on each receptor."""
+        c = self.cfg
+        per_neuron = self.connectivity.astype(np.int64)
+        col_of_row = sp.csr_array(
+            (np.ones(c.columns * c.neurons, np.int64),
+             np.repeat(np.arange(c.columns), c.neurons), np.arange(c.columns * c.neurons + 1)),
+            shape=(c.columns * c.neurons, c.columns))
+        return (col_of_row.T @ per_neuron).toarray()
+
+    def live_connections(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per column, the number of positive and of negative connections."""
+        w = self.weights
+        return (w > 0).sum(axis=(1, 2)), (w < 0).sum(axis=(1, 2))
+
+    # ------------------------------------------------------------------ operations
+    def spike_counts(self, planes: np.ndarray) -> np.ndarray:
+        """(batch, levels, receptors) bool -> (batch, columns) int64 spike counts."""
+        planes = self._check_planes(planes, batch=True)
+        n = planes.shape[0]
+        if n == 0:
+            return np.zeros((0, self.cfg.columns), np.int64)
+        return self.spike_counts_masks(sample_masks(planes), n)
+
+    def spike_counts_masks(self, masks: np.ndarray, n: int) -> np.ndarray:
+        """Spike counts from pre-built `encoding.sample_masks` (lets callers reuse them)."""
+        c = self.cfg
+        parts = max(1, 2 * kernels.threads() // c.columns + 1)
+        w, r = self.connectivity.data, self.connectivity.indices
+        per_part = kernels.spike_counts_blocked(
+            r.reshape(-1, c.slots), w.reshape(-1, c.slots), masks, c.neurons, parts,
+            c.spike_threshold)
+        return per_part.sum(axis=1, dtype=np.int64).T[:n].copy()
+
+    def reinforce(self, sample_planes: np.ndarray, column: int, amount: int) -> int:
+        """Reinforce one column for one sample by `amount`, in place; returns slots pruned."""
+        planes = self._check_planes(sample_planes, batch=False)
+        c = self.cfg
+        return int(kernels.reinforce_column(
+            self.receptors[column], self.weights[column], planes, amount,
+            c.spike_threshold, c.learn_low, c.learn_high, c.prune_below))
+
+    def grow(self, rng: np.random.Generator, active: np.ndarray, column: int, count: int,
+             weight: int) -> int:
+        """Connect min(count, free) distinct random free slots of `column` to random active
+        receptors (independently per slot) with `weight`. Returns the number grown."""
+        if active.size == 0 or count <= 0:
+            return 0
+        col_w = self.weights[column].reshape(-1)
+        free = np.flatnonzero(col_w == 0)
+        if free.size == 0:
+            return 0
+        m = min(count, free.size)
+        chosen = rng.choice(free, size=m, replace=False)
+        receptors = active[rng.integers(0, active.size, size=m)]
+        self.receptors[column].reshape(-1)[chosen] = receptors
+        col_w[chosen] = weight
+        return m
+
+    def decay(self) -> int:
+        """Decay every weight toward zero, then prune; returns slots pruned."""
+        c = self.cfg
+        return int(kernels.decay_and_prune(self.connectivity.data, c.decay_amount,
+                                           c.prune_below))
+
+    def copy(self) -> Network:
+        return Network(self.cfg, self.receptors.copy(), self.weights.copy())
+
+    # --------------------------------------------------------------------- checks
+    def _check_planes(self, planes: np.ndarray, batch: bool) -> np.ndarray:
+        c = self.cfg
+        planes = np.asarray(planes)
+        want = (len(c.levels), c.receptors)
+        got = planes.shape[1:] if batch else planes.shape
+        if planes.ndim != (3 if batch else 2) or got != want:
+            expect = "(batch, " + ", ".join(map(str, want)) + ")" if batch else str(want)
+            raise ValueError(f"planes have shape {planes.shape}, expected {expect}")
+        if planes.dtype != np.bool_:
+            raise ValueError(f"planes must be bool, got {planes.dtype}")
+        return planes
