@@ -88,8 +88,12 @@ class Config:
 
     @property
     def weight_dtype(self) -> str:
-        """Smallest integer type that holds every weight (|w| < spike_threshold)."""
-        return "int32" if self.spike_threshold < 2**31 else "int64"
+        """Smallest integer type that holds every weight and every neuron's accumulator.
+
+        |w| < spike_threshold and t <= 2 * slots * max|w|, so int32 is exact only while
+        2 * slots * spike_threshold < 2**31; otherwise int64.
+        """
+        return "int32" if 2 * self.slots * self.spike_threshold < 2**31 else "int64"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, ints, bools) for TOML, checkpoints and wandb."""

@@ -1,0 +1,135 @@
+"""A literal, slow implementation of shared/SONN.md: plain loops per neuron, slot and cycle.
+
+Python ints (no overflow), Fractions for the quantilizers, sets for contributing slots:
+deliberately nothing in common with the engine's fast paths, so agreement means something.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+
+def spike_counts(cfg, receptors, weights, planes):
+    n_samples = planes.shape[0]
+    out = np.zeros((n_samples, cfg.columns), dtype=np.int64)
+    for i in range(n_samples):
+        for col in range(cfg.columns):
+            for n in range(cfg.neurons):
+                t = 0
+                for c in range(len(cfg.levels)):
+                    for k in range(cfg.slots):
+                        if bool(planes[i, c, receptors[col, n, k]]):
+                            t += int(weights[col, n, k])
+                    if t > cfg.spike_threshold:
+                        out[i, col] += 1
+                        t = 0
+                    else:
+                        t = t // 2  # floor: rounds toward minus infinity
+    return out
+
+
+def reinforce(cfg, receptors, weights, sample_planes, column, amount):
+    """In place on `weights` (a numpy array); returns slots pruned."""
+    pruned = 0
+    for n in range(cfg.neurons):
+        t = 0
+        contributing: set[int] = set()
+        for c in range(len(cfg.levels)):
+            for k in range(cfg.slots):
+                w = int(weights[column, n, k])
+                if w != 0 and bool(sample_planes[c, receptors[column, n, k]]):
+                    t += w
+                    contributing.add(k)
+            if t > cfg.learn_low:
+                if t < cfg.learn_high:
+                    for k in sorted(contributing):
+                        w = int(weights[column, n, k])
+                        if w == 0:
+                            continue
+                        if abs(w + amount) < cfg.spike_threshold:
+                            w += amount
+                            if abs(w) < cfg.prune_below:
+                                w = 0
+                                pruned += 1
+                            weights[column, n, k] = w
+                t = 0
+                contributing = set()
+            t = t // 2
+    return pruned
+
+
+def decay(cfg, weights):
+    pruned = 0
+    for idx in np.ndindex(weights.shape):
+        w = int(weights[idx])
+        if w == 0:
+            continue
+        w = max(w - cfg.decay_amount, 0) if w > 0 else min(w + cfg.decay_amount, 0)
+        if abs(w) < cfg.prune_below:
+            w = 0
+            pruned += 1
+        weights[idx] = w
+    return pruned
+
+
+class RefQuantilizer:
+    def __init__(self, up, down, denominator):
+        self.q = Fraction(0)
+        self.up = Fraction(up, denominator)
+        self.down = Fraction(down, denominator)
+
+    def observe(self, x):
+        if x > self.q:
+            self.q += self.up
+        elif x < self.q:
+            self.q -= self.down
+
+
+class RefTrainer:
+    """The spec's training batch with growth disabled (grow_count == 0)."""
+
+    def __init__(self, cfg, receptors, weights):
+        assert cfg.grow_count == 0
+        self.cfg = cfg
+        self.receptors = receptors.copy()
+        self.weights = weights.astype(np.int64).copy()
+        self.pos = RefQuantilizer(cfg.positive_up, cfg.positive_down, cfg.positive_denominator)
+        self.neg = RefQuantilizer(cfg.negative_up, cfg.negative_down, cfg.negative_denominator)
+        self.batches_seen = self.positive_learns = self.negative_learns = 0
+
+    def train_batch(self, planes, labels):
+        cfg = self.cfg
+        self.batches_seen += 1
+        counts = spike_counts(cfg, self.receptors, self.weights, planes)
+        errs, excesses = [], []
+        for i, y in enumerate(labels):
+            y = int(y)
+            cnt = [int(v) for v in counts[i]]
+            err = max(cnt[j] for j in range(cfg.columns) if j != y) - cnt[y]
+            total = sum(cnt)
+            ex = {j: cnt[j] - (total - cnt[j]) // (cfg.columns - 1)
+                  for j in range(cfg.columns) if j != y}
+            self.pos.observe(err)
+            for j in sorted(ex):
+                self.neg.observe(ex[j])
+            errs.append(err)
+            excesses.append(ex)
+        for i, y in enumerate(labels):
+            y = int(y)
+            forced = cfg.prime_forced_positive and self.batches_seen > self.positive_learns
+            if errs[i] >= self.pos.q or forced:
+                reinforce(cfg, self.receptors, self.weights, planes[i], y,
+                          cfg.reinforce_positive)
+                self.positive_learns += 1
+                if cfg.decay_amount > 0 and self.positive_learns % cfg.decay_every == 0:
+                    decay(cfg, self.weights)
+            if cfg.prime_negative_cap and self.negative_learns > (3 * self.positive_learns) // 2:
+                continue
+            for j in sorted(excesses[i]):
+                if excesses[i][j] >= self.neg.q:
+                    reinforce(cfg, self.receptors, self.weights, planes[i], j,
+                              cfg.reinforce_negative)
+                    self.negative_learns += 1
+        return counts

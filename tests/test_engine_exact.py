@@ -1,0 +1,100 @@
+"""The fast engine against the literal reference implementation of the spec."""
+
+import numpy as np
+import reference as ref
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import configs, random_pixels, random_state
+
+from engine import Config, Network
+from engine.encoding import planes_from_pixels
+from engine.trainer import Trainer
+
+
+@given(configs(big=True), st.integers(0, 2**32), st.integers(1, 70))
+def test_spike_counts_equal_reference(cfg, seed, n):
+    rec, w = random_state(cfg, seed)
+    planes = planes_from_pixels(random_pixels(cfg, n, seed + 1), cfg.levels)
+    net = Network.from_arrays(cfg, rec, w)
+    assert np.array_equal(net.spike_counts(planes), ref.spike_counts(cfg, rec, w, planes))
+
+
+@given(configs(big=True), st.integers(0, 2**32), st.data())
+def test_reinforce_equal_reference(cfg, seed, data):
+    rec, w = random_state(cfg, seed)
+    planes = planes_from_pixels(random_pixels(cfg, 1, seed + 1), cfg.levels)[0]
+    column = data.draw(st.integers(0, cfg.columns - 1))
+    amount = data.draw(st.sampled_from([cfg.reinforce_positive, cfg.reinforce_negative]))
+    net = Network.from_arrays(cfg, rec, w)
+    expected = w.copy()
+    pruned_ref = ref.reinforce(cfg, rec, expected, planes, column, amount)
+    pruned = net.reinforce(planes, column, amount)
+    assert np.array_equal(net.weights, expected)
+    assert pruned == pruned_ref
+
+
+@given(configs(big=True), st.integers(0, 2**32))
+def test_decay_equal_reference(cfg, seed):
+    rec, w = random_state(cfg, seed)
+    net = Network.from_arrays(cfg, rec, w)
+    expected = w.copy()
+    assert net.decay() == ref.decay(cfg, expected)
+    assert np.array_equal(net.weights, expected)
+
+
+@given(configs(grow_count=0), st.integers(0, 2**32), st.integers(1, 3))
+def test_training_batches_equal_reference_without_growth(cfg, seed, n_batches):
+    rec, w = random_state(cfg, seed, free_fraction=0.2)
+    n = cfg.batch_size
+    pixels = random_pixels(cfg, n * n_batches, seed + 1)
+    planes = planes_from_pixels(pixels, cfg.levels)
+    labels = np.random.default_rng(seed).integers(0, cfg.columns, size=n * n_batches)
+    trainer = Trainer(cfg, Network.from_arrays(cfg, rec, w), seed=seed)
+    reference = ref.RefTrainer(cfg, rec, w)
+    for b in range(n_batches):
+        sl = slice(b * n, (b + 1) * n)
+        reference.train_batch(planes[sl], labels[sl])
+        trainer.train_batch(planes[sl], pixels[sl], labels[sl])
+        assert np.array_equal(trainer.net.weights, reference.weights)
+        assert trainer.state.positive_learns == reference.positive_learns
+        assert trainer.state.negative_learns == reference.negative_learns
+        assert trainer.positive.value == float(reference.pos.q)
+        assert trainer.negative.value == float(reference.neg.q)
+
+
+def test_negative_accumulator_floors_and_64_bit_sums():
+    cfg = Config(columns=2, neurons=1, slots=10, receptors=2, levels=(200, 100),
+                 spike_threshold=2**34, learn_low=0, learn_high=2**36,
+                 new_weight_divisor=2, prune_below=0)
+    assert cfg.weight_dtype == "int64"
+    rec = np.zeros((2, 1, 10), np.int32)
+    w = np.full((2, 1, 10), 2**34 - 1, np.int64)   # sum 10 * (2**34 - 1) overflows int32
+    pixels = np.array([[255, 0]], np.uint8)
+    planes = planes_from_pixels(pixels, cfg.levels)
+    counts = Network.from_arrays(cfg, rec, w).spike_counts(planes)
+    assert np.array_equal(counts, ref.spike_counts(cfg, rec, w, planes))
+    assert counts[0, 0] == 2
+
+
+def test_negative_halving_rounds_toward_minus_infinity():
+    # Receptor 0 is on in both planes, receptor 1 only in the second. Cycle 0: t = -3,
+    # halved to -2 by floor (truncation would give -1). Cycle 1: t = -2 - 3 + 1005 = 1000,
+    # which does not pass T = 1000; truncation would reach 1001 and spike.
+    cfg = Config(columns=2, neurons=1, slots=3, receptors=2, levels=(2, 1),
+                 spike_threshold=1000, learn_low=10, learn_high=2000,
+                 new_weight_divisor=10, prune_below=0)
+    rec = np.array([[[0, 1, 1]], [[0, 0, 0]]], np.int32)
+    w = np.array([[[-3, 600, 405]], [[0, 0, 0]]], np.int64)
+    planes = planes_from_pixels(np.array([[2, 1]], np.uint8), cfg.levels)
+    assert Network.from_arrays(cfg, rec, w).spike_counts(planes)[0, 0] == 0
+    w[0, 0, 2] = 406  # one more unit: now it spikes
+    assert Network.from_arrays(cfg, rec, w).spike_counts(planes)[0, 0] == 1
+
+
+def test_tie_at_top_is_a_miss():
+    from engine.trainer import decided_correct
+    counts = np.array([[5, 5, 1], [6, 5, 1], [1, 1, 1], [0, 2, 2]])
+    labels = np.array([0, 0, 2, 1])
+    correct, no_decision = decided_correct(counts, labels)
+    assert correct.tolist() == [False, True, False, False]
+    assert no_decision.tolist() == [True, False, True, True]
