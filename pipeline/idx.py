@@ -1,0 +1,65 @@
+"""Strict parser for the IDX files MNIST and Fashion-MNIST ship in."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+
+from .errors import PipelineError
+
+IMAGES_MAGIC = 0x00000803   # unsigned byte, 3 dimensions
+LABELS_MAGIC = 0x00000801   # unsigned byte, 1 dimension
+
+
+def decompress(name: str, data: bytes) -> bytes:
+    """Raw bytes of an IDX file that may be gzip-compressed (by content, not by name)."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise PipelineError(
+                f"{name}: corrupt gzip data ({exc}); delete it and fetch again") from None
+    return data
+
+
+def parse_images(name: str, data: bytes) -> np.ndarray:
+    """(n, rows * cols) uint8 from an idx3-ubyte file, checking magic and length."""
+    if len(data) < 16:
+        raise PipelineError(f"{name}: truncated IDX header ({len(data)} bytes, need 16)")
+    magic, n, rows, cols = (int(x) for x in np.frombuffer(data[:16], ">u4"))
+    if magic != IMAGES_MAGIC:
+        raise PipelineError(f"{name}: wrong magic number 0x{magic:08x}, expected "
+                            f"0x{IMAGES_MAGIC:08x} (not an IDX image file)")
+    expected = 16 + n * rows * cols
+    if len(data) != expected:
+        raise PipelineError(f"{name}: file is {len(data)} bytes but its header "
+                            f"({n} x {rows} x {cols}) needs {expected}")
+    return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols)
+
+
+def parse_labels(name: str, data: bytes) -> np.ndarray:
+    """(n,) uint8 from an idx1-ubyte file, checking magic and length."""
+    if len(data) < 8:
+        raise PipelineError(f"{name}: truncated IDX header ({len(data)} bytes, need 8)")
+    magic, n = (int(x) for x in np.frombuffer(data[:8], ">u4"))
+    if magic != LABELS_MAGIC:
+        raise PipelineError(f"{name}: wrong magic number 0x{magic:08x}, expected "
+                            f"0x{LABELS_MAGIC:08x} (not an IDX label file)")
+    if len(data) != 8 + n:
+        raise PipelineError(f"{name}: file is {len(data)} bytes but its header "
+                            f"({n} labels) needs {8 + n}")
+    labels = np.frombuffer(data, np.uint8, offset=8)
+    if labels.size and labels.max() > 9:
+        raise PipelineError(f"{name}: label {labels.max()} out of range 0..9")
+    return labels
+
+
+def parse_split(images_name: str, images: bytes, labels_name: str, labels: bytes
+                ) -> tuple[np.ndarray, np.ndarray]:
+    x = parse_images(images_name, images)
+    y = parse_labels(labels_name, labels)
+    if x.shape[0] != y.shape[0]:
+        raise PipelineError(f"{images_name} holds {x.shape[0]} images but {labels_name} "
+                            f"holds {y.shape[0]} labels; the pair does not match")
+    return x, y

@@ -1,0 +1,124 @@
+"""The preprocessed dataset store: one zarr v3 group per dataset, `train` and `test` inside.
+
+Layout (per split): `planes` (samples, levels, 784) bool, `labels` (samples,) uint8,
+`pixels` (samples, 784) uint8. Group attributes: format, levels, dataset, source checksums,
+snnpipe version, creation time, and `complete: true`, written last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec, BloscShuffle
+
+from .errors import StoreError
+
+FORMAT = "snnpipe-dataset/1"
+SPLITS = ("train", "test")
+CHUNK_SAMPLES = 10_000
+
+
+def planes_compressor() -> BloscCodec:
+    """Bool planes are bytes of 0/1: bit-shuffling packs them ~8x before zstd."""
+    return BloscCodec(cname="zstd", clevel=3, shuffle=BloscShuffle.bitshuffle)
+
+
+def bytes_compressor() -> BloscCodec:
+    return BloscCodec(cname="zstd", clevel=3, shuffle=BloscShuffle.shuffle)
+
+
+def create_layout(path: Path, sizes: dict[str, int], n_levels: int, receptors: int) -> dict:
+    """Create the empty arrays of a new store at `path`; returns {"train/planes": array, ...}."""
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    arrays = {}
+    for split, n in sizes.items():
+        g = root.create_group(split)
+        chunk = min(CHUNK_SAMPLES, max(n, 1))
+        arrays[f"{split}/planes"] = g.create_array(
+            "planes", shape=(n, n_levels, receptors), chunks=(chunk, n_levels, receptors),
+            dtype="bool", compressors=planes_compressor())
+        arrays[f"{split}/pixels"] = g.create_array(
+            "pixels", shape=(n, receptors), chunks=(chunk, receptors), dtype="uint8",
+            compressors=bytes_compressor())
+        arrays[f"{split}/labels"] = g.create_array(
+            "labels", shape=(n,), chunks=(max(n, 1),), dtype="uint8",
+            compressors=bytes_compressor())
+    return arrays
+
+
+def finalize(path: Path, attrs: dict) -> None:
+    """Write the attributes, `complete` last: a store without it is never trusted."""
+    root = zarr.open_group(str(path), mode="r+")
+    root.attrs.update({**attrs, "format": FORMAT})
+    root.attrs["complete"] = True
+
+
+def read_attrs(path: Path) -> dict | None:
+    """The attributes of a complete store at `path`, or None when there is none."""
+    if not Path(path).exists():
+        return None
+    try:
+        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+    except Exception:
+        return None
+    return attrs if attrs.get("complete") and attrs.get("format") == FORMAT else None
+
+
+@dataclass
+class Split:
+    planes: np.ndarray
+    pixels: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def head(self, n: int | None) -> Split:
+        if n is None or n >= len(self):
+            return self
+        return Split(self.planes[:n], self.pixels[:n], self.labels[:n])
+
+
+@dataclass
+class Dataset:
+    path: Path
+    attrs: dict
+
+    @property
+    def name(self) -> str:
+        return self.attrs["dataset"]
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        return tuple(self.attrs["levels"])
+
+    @property
+    def checksums(self) -> dict:
+        return dict(self.attrs.get("checksums", {}))
+
+    def load(self, split: str, limit: int | None = None) -> Split:
+        """Read a split into memory (MNIST: ~190 MB of planes for train)."""
+        if split not in SPLITS:
+            raise StoreError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        g = zarr.open_group(str(self.path), mode="r")[split]
+        n = g["labels"].shape[0] if limit is None else min(limit, g["labels"].shape[0])
+        out = Split(g["planes"][:n], g["pixels"][:n], g["labels"][:n])
+        if out.planes.shape[1] != len(self.levels):
+            raise StoreError(f"{self.path}: planes do not match the store's levels; "
+                             "rebuild it with `snnpipe preprocess --force`")
+        return out
+
+
+def open_dataset(path: Path, hint: str = "make preprocess") -> Dataset:
+    """Open a complete dataset store or fail with one line saying how to make it."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"no preprocessed dataset at {path}; run `{hint}` first")
+    attrs = read_attrs(path)
+    if attrs is None:
+        raise StoreError(f"{path} is not a complete snnpipe dataset store; "
+                         f"rebuild it with `{hint}` (add --force to replace it)")
+    return Dataset(path, attrs)
