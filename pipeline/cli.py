@@ -1,0 +1,289 @@
+"""`snnpipe`: the command line. It only parses options and prints; stages do the work."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine import PRESETS, ConfigError
+from stores.errors import StoreError
+
+from .errors import PipelineError
+
+app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out = Console(highlight=False, soft_wrap=True, width=140)
+err = Console(stderr=True, highlight=False)
+
+DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
+DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
+PresetOpt = Annotated[str, typer.Option(help=f"Named configuration: {', '.join(PRESETS)}.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a Config field, e.g. --set neurons=79 (repeatable).")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="TOML file of Config fields (flat, or under [config]).")]
+
+
+def user_errors(fn):
+    """Turn expected failures into one 'error:' line on stderr and exit code 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (PipelineError, StoreError, ConfigError) as exc:
+            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+# ------------------------------------------------------------------- data stages
+@app.command()
+@user_errors
+def fetch(dataset: DatasetOpt = "mnist", data_dir: DataDir = Path("data"),
+          source: Annotated[Path | None, typer.Option(
+              help="Folder holding the four IDX files (raw or .gz).")] = None) -> None:
+    """Get the raw IDX files, verify their SHA-256 and cache them in DATA_DIR/raw/."""
+    from .fetch import fetch as run
+    raw = run(dataset, data_dir, source)
+    out.print(f"{dataset}: {len(raw.train_labels)} train + {len(raw.test_labels)} test "
+              f"images, checksums verified, from {raw.source}")
+
+
+@app.command()
+@user_errors
+def preprocess(
+    dataset: DatasetOpt = "mnist",
+    data_dir: DataDir = Path("data"),
+    output: Annotated[Path | None, typer.Option(
+        help="Store path (default DATA_DIR/<dataset>.zarr).")] = None,
+    levels: Annotated[str, typer.Option(
+        help="Intensity levels, strictly descending, 1..255.")] = "192,128,64,1",
+    force: Annotated[bool, typer.Option(help="Rebuild even if the store is up to date.")] = False,
+    source: Annotated[Path | None, typer.Option(
+        help="Folder holding the four IDX files (raw or .gz).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of an existing dask.distributed scheduler.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Start a local dask.distributed cluster with N workers.")] = None,
+) -> None:
+    """Turn every image into its intensity planes with Dask and store them in zarr."""
+    from .configuration import parse_value
+    from .preprocess import preprocess as run
+    lv = parse_value("levels", levels)
+    lv = lv if isinstance(lv, list) else [lv]
+    res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
+    if res.up_to_date:
+        out.print(f"{res.path} is up to date ({dataset}, levels {lv}); --force rebuilds it")
+    else:
+        out.print(f"wrote {res.path}: {res.sizes['train']} train + {res.sizes['test']} test "
+                  f"samples, levels {lv}, in {res.seconds:.2f} s with the {res.scheduler} "
+                  f"(data from {res.source})")
+
+
+# ------------------------------------------------------------------------ config
+@config_app.command("show")
+@user_errors
+def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
+                set_: SetOpt = None) -> None:
+    """Print the effective configuration as TOML."""
+    from stores.runs import to_toml
+
+    from .configuration import build_config
+    out.print(to_toml(build_config(preset, config, set_).to_dict()), end="")
+
+
+# ------------------------------------------------------------------------- train
+class RichReporter:
+    """Progress bar per epoch and one table row per epoch."""
+
+    COLUMNS = [("epoch", "{:>5}"), ("online", "{:>7}"), ("test", "{:>7}"), ("nodec", "{:>6}"),
+               ("+steps", "{:>6}"), ("-steps", "{:>6}"), ("live", "{:>7}"), ("grown", "{:>6}"),
+               ("pruned", "{:>6}"), ("q+", "{:>6}"), ("q-", "{:>6}"), ("sec", "{:>6}")]
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.task = None
+
+    def start(self, info: dict) -> None:
+        verb = "resuming" if info["resumed"] else "training"
+        out.print(f"{verb} in {info['run_dir']}: {info['train']} train / {info['test']} test "
+                  f"samples, epochs {info['epoch'] + 1}..{info['epochs']}")
+        out.print(" ".join(fmt.format(name) for name, fmt in self.COLUMNS))
+
+    def epoch_start(self, epoch: int, samples: int) -> None:
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("acc {task.fields[acc]}"), TextColumn("+{task.fields[pos]} "
+                                                             "-{task.fields[neg]}"),
+            TimeRemainingColumn(), console=err, transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=samples, rate="", acc="-",
+                                           pos=0, neg=0)
+
+    def batch(self, samples: int, trainer) -> None:
+        if self.progress is None:
+            return
+        c = trainer.state.counters
+        task = self.progress.tasks[0]
+        speed = task.speed or 0
+        self.progress.update(self.task, advance=samples, rate=f"{speed:,.0f} samples/s",
+                             acc=f"{c.online_correct / max(c.samples, 1):.3f}",
+                             pos=c.positive_steps, neg=c.negative_steps)
+
+    def epoch_end(self, row: dict) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        test = "-" if row["test_accuracy"] is None else f"{100 * row['test_accuracy']:.2f}"
+        nodec = "-" if row["test_no_decision"] is None else f"{100 * row['test_no_decision']:.1f}"
+        values = [row["epoch"], f"{100 * row['train_online_accuracy']:.2f}", test, nodec,
+                  row["positive_steps"], row["negative_steps"], row["live_connections"],
+                  row["grown"], row["pruned_reinforce"] + row["pruned_decay"],
+                  f"{row['q_positive']:.2f}", f"{row['q_negative']:.2f}",
+                  f"{row['seconds']:.1f}"]
+        out.print(" ".join(fmt.format(v) for (_, fmt), v in zip(self.COLUMNS, values,
+                                                                 strict=True)))
+
+    def message(self, text: str) -> None:
+        err.print(f"[yellow]warning:[/yellow] {text}", soft_wrap=True)
+
+
+def _latest_run(runs_root: Path) -> Path:
+    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").exists()),
+                   key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise PipelineError(f"no run under {runs_root} to resume")
+    return found[-1]
+
+
+@app.command()
+@user_errors
+def train(
+    epochs: Annotated[int, typer.Option(help="Epochs to train (in total, when resuming).")] = 30,
+    dataset: DatasetOpt = "mnist",
+    config: ConfigOpt = None,
+    preset: PresetOpt = "default",
+    set_: SetOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the run's one random generator.")] = 0,
+    run_dir: Annotated[Path | None, typer.Option(
+        help="Run folder (default runs/<dataset>-<timestamp>).")] = None,
+    sampling: Annotated[str, typer.Option(
+        help="permutation (fresh permutation per epoch) or independent (D𝜋's: each batch "
+             "drawn on its own).")] = "permutation",
+    limit_train: Annotated[int | None, typer.Option(help="Use the first N train images.")] = None,
+    limit_test: Annotated[int | None, typer.Option(help="Use the first N test images.")] = None,
+    eval_every: Annotated[int, typer.Option(help="Test-set accuracy every E epochs.")] = 1,
+    checkpoint_every: Annotated[int, typer.Option(
+        help="Keep checkpoints/epoch-NNNN.zarr every E epochs.")] = 1,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue RUN_DIR from its last.zarr ('latest' = newest run).")] = None,
+    wandb_mode: Annotated[str | None, typer.Option(
+        help="online, offline or disabled (default: $WANDB_MODE, else offline).")] = None,
+    data_dir: DataDir = Path("data"),
+    store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
+) -> None:
+    """Train the SONN; metrics to RUN_DIR/metrics.jsonl and wandb, checkpoints in zarr."""
+    from .configuration import build_config
+    from .tracking import WANDB_MODES, default_wandb_mode
+    from .train import TrainOptions
+    from .train import train as run
+    if sampling not in ("permutation", "independent"):
+        raise PipelineError(f"--sampling {sampling!r}: choose permutation or independent")
+    mode = wandb_mode or default_wandb_mode()
+    if mode not in WANDB_MODES:
+        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
+    if resume is not None:
+        if set_ or config is not None or preset != "default":
+            raise PipelineError("--resume continues with the run's own config; drop "
+                                "--set/--config/--preset")
+        if str(resume) == "latest":
+            resume = _latest_run(Path("runs"))
+    cfg = build_config(preset, config, set_)
+    opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
+                        store=store, seed=seed, run_dir=run_dir, sampling=sampling,
+                        limit_train=limit_train, limit_test=limit_test, eval_every=eval_every,
+                        checkpoint_every=checkpoint_every, resume=resume, wandb_mode=mode)
+    result = run(opts, RichReporter())
+    if result.interrupted:
+        err.print(f"interrupted: checkpoint written to {result.run_dir}/checkpoints/last.zarr; "
+                  f"resume with: snnpipe train --resume {result.run_dir} --epochs {epochs}")
+        raise typer.Exit(130)
+    best = [r["test_accuracy"] for r in result.rows if r.get("test_accuracy") is not None]
+    if best:
+        out.print(f"done: best test accuracy {100 * max(best):.2f} % — run folder "
+                  f"{result.run_dir}; evaluate with: snnpipe eval {result.run_dir}")
+
+
+# -------------------------------------------------------------------------- eval
+@app.command("eval")
+@user_errors
+def eval_(
+    paths: Annotated[list[Path], typer.Argument(help="Checkpoints or run folders.")],
+    dataset: Annotated[str | None, typer.Option(
+        help="Dataset store to use (default: the checkpoint's).")] = None,
+    split: Annotated[str, typer.Option(help="test or train.")] = "test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Use the first N images.")] = None,
+    data_dir: DataDir = Path("data"),
+    store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
+) -> None:
+    """Evaluate checkpoints: accuracy, no-decision rate, precision / recall / F1."""
+    from .evaluate import evaluate_checkpoints
+    if split not in ("test", "train"):
+        raise PipelineError(f"--split {split!r}: choose test or train")
+    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store)
+    if as_json:
+        sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
+        return
+    table = Table(title=f"{split} set")
+    for col in ("checkpoint", "epoch", "accuracy %", "no decision %", "macro P", "macro R",
+                "macro F1", "samples/s"):
+        table.add_column(col, justify="left" if col == "checkpoint" else "right")
+    for r in results:
+        table.add_row(r["checkpoint"], str(r["epoch"]), f"{100 * r['accuracy']:.2f}",
+                      f"{100 * r['no_decision']:.2f}", f"{r['macro_precision']:.4f}",
+                      f"{r['macro_recall']:.4f}", f"{r['macro_f1']:.4f}",
+                      f"{r['samples_per_s']:,.0f}")
+    out.print(table)
+    if len(results) == 1:
+        r = results[0]
+        per = Table(title="per class")
+        for col in ("class", "precision", "recall", "F1"):
+            per.add_column(col, justify="right")
+        pc = r["per_class"]
+        for k in range(len(pc["precision"])):
+            per.add_row(str(k), f"{pc['precision'][k]:.4f}", f"{pc['recall'][k]:.4f}",
+                        f"{pc['f1'][k]:.4f}")
+        out.print(per)
+        conf = Table(title="confusion (rows: true class, columns: predicted; ? = no decision)")
+        conf.add_column("")
+        n = len(r["confusion"])
+        for k in range(n):
+            conf.add_column(str(k), justify="right")
+        conf.add_column("?", justify="right")
+        for k, row in enumerate(r["confusion"]):
+            conf.add_row(str(k), *map(str, row))
+        out.print(conf)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

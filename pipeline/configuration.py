@@ -1,0 +1,65 @@
+"""The effective Config: a preset, then a TOML file, then `--set key=value` overrides."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from engine import PRESETS, Config, ConfigError
+
+from .errors import PipelineError
+
+
+def parse_value(key: str, text: str):
+    """`--set` values in TOML syntax (ints, true/false, [192, 128]); `a,b,c` lists too."""
+    text = text.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    if "," in text:
+        try:
+            return [int(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            pass
+    raise PipelineError(f"--set {key}={text}: cannot read {text!r}; use an integer, true/false "
+                        "or a list like [192, 128, 64, 1]")
+
+
+def parse_sets(sets: list[str]) -> dict:
+    out = {}
+    for item in sets:
+        if "=" not in item:
+            raise PipelineError(f"--set {item!r}: expected key=value, e.g. --set neurons=79")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in Config.field_names():
+            raise PipelineError(f"--set: unknown config key {key!r}; valid keys: "
+                                + ", ".join(Config.field_names()))
+        out[key] = parse_value(key, value)
+    return out
+
+
+def read_toml(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"--config {path}: no such file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise PipelineError(f"--config {path}: invalid TOML ({exc})") from None
+    return data.get("config", data)
+
+
+def build_config(preset: str = "default", config_file: Path | None = None,
+                 sets: list[str] | None = None) -> Config:
+    if preset not in PRESETS:
+        raise PipelineError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    data = Config.preset(preset).to_dict()
+    try:
+        if config_file is not None:
+            data.update(read_toml(config_file))
+        data.update(parse_sets(sets or []))
+        return Config.from_dict(data)
+    except ConfigError as exc:
+        raise PipelineError(f"invalid configuration: {exc}") from None

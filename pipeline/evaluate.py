@@ -1,0 +1,113 @@
+"""Evaluation: accuracy (strict winner), no-decision rate, per-class scores, confusion."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine import Network
+from engine.trainer import decided_correct
+from stores import checkpoint, runs
+from stores.dataset import Dataset, Split
+
+from .data import open_store
+from .errors import PipelineError
+
+EVAL_BATCH = 4096
+
+
+def spike_counts(net: Network, split: Split) -> tuple[np.ndarray, float]:
+    """All spike counts of a split, and the samples/s achieved (after a warm-up call, so
+    the rate measures the engine, not thread-pool start-up)."""
+    net.spike_counts(split.planes[:1])
+    start = time.perf_counter()
+    parts = [net.spike_counts(split.planes[i:i + EVAL_BATCH])
+             for i in range(0, len(split), EVAL_BATCH)]
+    seconds = time.perf_counter() - start
+    counts = np.concatenate(parts) if parts else np.zeros((0, net.cfg.columns), np.int64)
+    return counts, len(split) / max(seconds, 1e-9)
+
+
+def scores(counts: np.ndarray, labels: np.ndarray) -> dict:
+    """Metrics of spike counts against labels. Ties at the top are 'no decision' (a miss)."""
+    labels = labels.astype(np.int64)
+    n, columns = counts.shape
+    correct, no_decision = decided_correct(counts, labels)
+    predicted = np.where(no_decision, columns, counts.argmax(axis=1))
+    # confusion[true, predicted]; the last column counts "no decision"
+    confusion = np.zeros((columns, columns + 1), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    tp = np.diag(confusion[:, :columns]).astype(float)
+    predicted_k = confusion[:, :columns].sum(axis=0).astype(float)
+    actual_k = confusion.sum(axis=1).astype(float)
+    precision = np.divide(tp, predicted_k, out=np.zeros(columns), where=predicted_k > 0)
+    recall = np.divide(tp, actual_k, out=np.zeros(columns), where=actual_k > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(columns), where=denom > 0)
+    return {
+        "samples": int(n),
+        "accuracy": float(correct.mean()) if n else 0.0,
+        "no_decision": float(no_decision.mean()) if n else 0.0,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "per_class": {"precision": precision.tolist(), "recall": recall.tolist(),
+                      "f1": f1.tolist()},
+        "confusion": confusion.tolist(),
+    }
+
+
+def evaluate(net: Network, split: Split) -> dict:
+    counts, rate = spike_counts(net, split)
+    out = scores(counts, split.labels)
+    out["samples_per_s"] = rate
+    return out
+
+
+def resolve_checkpoints(paths: list[Path]) -> list[Path]:
+    """Checkpoints named directly, or all of a run folder's epoch checkpoints in order."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if (p / "checkpoints").is_dir():
+            found = runs.epoch_checkpoints(p)
+            if not found and (runs.checkpoints_dir(p) / "last.zarr").exists():
+                found = [runs.checkpoints_dir(p) / "last.zarr"]
+            if not found:
+                raise PipelineError(f"{p} has no checkpoints yet; train first")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise PipelineError(f"{p}: no such checkpoint or run folder")
+    return out
+
+
+def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
+                         limit: int | None, data_dir: Path,
+                         store: Path | None = None) -> list[dict]:
+    """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores."""
+    results = []
+    datasets: dict[str, Dataset] = {}
+    splits: dict[str, Split] = {}
+    for path in resolve_checkpoints(paths):
+        cp = checkpoint.load(path)
+        name = dataset or cp.dataset
+        if name not in datasets:
+            datasets[name] = open_store(name, data_dir, store)
+            splits[name] = datasets[name].load(split, limit)
+        ds = datasets[name]
+        if cp.dataset != ds.name:
+            raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
+                                f"{ds.name}; evaluate with --dataset {cp.dataset}")
+        if tuple(cp.levels) != ds.levels:
+            raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
+                                f"{list(ds.levels)}; preprocess with matching --levels")
+        net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+        res = evaluate(net, splits[name])
+        res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
+                   recorded_test_accuracy=cp.metrics.get("test_accuracy"))
+        results.append(res)
+    return results
