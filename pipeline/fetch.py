@@ -71,6 +71,7 @@ class RawDataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     checksums: dict[str, str]
+    folder: Path | None = None   # the verified raw IDX files on disk (the cache)
 
 
 def check_dataset(dataset: str) -> None:
@@ -147,10 +148,12 @@ def verify(dataset: str, files: dict[str, bytes], origin: str) -> dict[str, str]
     return sums
 
 
-def _parse(dataset: str, source: str, files: dict[str, bytes], sums: dict) -> RawDataset:
-    tr_x, tr_y = parse_split(FILES[0], files[FILES[0]], FILES[1], files[FILES[1]])
-    te_x, te_y = parse_split(FILES[2], files[FILES[2]], FILES[3], files[FILES[3]])
-    return RawDataset(dataset, source, tr_x, tr_y, te_x, te_y, sums)
+def _parse(dataset: str, origin: str, files: dict[str, bytes]) -> RawDataset:
+    def named(i: int) -> tuple[str, bytes]:
+        return f"{origin}/{FILES[i]}", files[FILES[i]]
+    tr_x, tr_y = parse_split(*named(0), *named(1))
+    te_x, te_y = parse_split(*named(2), *named(3))
+    return RawDataset(dataset, origin, tr_x, tr_y, te_x, te_y, {})
 
 
 def _write_cache(folder: Path, files: dict[str, bytes]) -> None:
@@ -194,10 +197,11 @@ def fetch(dataset: str = "mnist", data_dir: Path = Path("data"),
                     else "apt-get install dataset-fashion-mnist")
             raise PipelineError(f"could not obtain {dataset} from any source; {hint}, or "
                                 "pass --source DIR with the four IDX files")
-    sums = verify(dataset, files, origin)
-    raw = _parse(dataset, origin, files, sums)
+    raw = _parse(dataset, origin, files)        # structure first: clearer errors
+    raw.checksums = verify(dataset, files, origin)
     if not origin.startswith("cache"):
         _write_cache(cache, files)
+    raw.folder = cache
     return raw
 
 

@@ -63,9 +63,30 @@ def _planes_block(block: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     return planes_from_pixels(block, levels)
 
 
-def build_graph(images: np.ndarray, levels: tuple[int, ...]) -> da.Array:
+def _read_rows(path: str, offset: int, start: int, stop: int, width: int) -> np.ndarray:
+    """Rows [start, stop) of an IDX body: each Dask task reads only its own chunk."""
+    with open(path, "rb") as f:
+        f.seek(offset + start * width)
+        data = f.read((stop - start) * width)
+    return np.frombuffer(data, np.uint8).reshape(stop - start, width)
+
+
+def idx_array(path: Path, offset: int, n: int, width: int) -> da.Array:
+    """A lazy dask array over an IDX file on disk, chunked by samples (no data in the graph)."""
+    step = dataset_store.CHUNK_SAMPLES
+    parts = []
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        block = dask.delayed(_read_rows, pure=True)(str(path), offset, start, stop, width)
+        parts.append(da.from_delayed(block, shape=(stop - start, width), dtype=np.uint8))
+    x = da.concatenate(parts, axis=0)
+    return x if width > 1 else x[:, 0]
+
+
+def build_graph(images: np.ndarray | da.Array, levels: tuple[int, ...]) -> da.Array:
     """Lazy (n, L, R) bool planes over chunks of images."""
-    x = da.from_array(images, chunks=(dataset_store.CHUNK_SAMPLES, images.shape[1]))
+    x = images if isinstance(images, da.Array) else da.from_array(
+        images, chunks=(dataset_store.CHUNK_SAMPLES, images.shape[1]))
     return x.map_blocks(_planes_block, levels, dtype=bool, new_axis=1,
                         chunks=(x.chunks[0], (len(levels),), x.chunks[1]))
 
@@ -99,17 +120,19 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
         raise PipelineError(f"{out} exists but is not a complete snnpipe store; "
                             "pass --force to replace it")
     start = time.perf_counter()
-    splits = {"train": (raw.train_images, raw.train_labels),
-              "test": (raw.test_images, raw.test_labels)}
+    files = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", raw.train_labels),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", raw.test_labels)}
+    width = raw.train_images.shape[1]
+    splits = {split: (idx_array(raw.folder / img, 16, len(lab), width),
+                      idx_array(raw.folder / lbl, 8, len(lab), 1))
+              for split, (img, lbl, lab) in files.items()}
     with scheduler(scheduler_address, workers) as sched, \
             atomic_directory(out, replace=True) as tmp:
         arrays = dataset_store.create_layout(
-            tmp, {k: len(v[1]) for k, v in splits.items()}, len(levels), raw.train_images.shape[1])
+            tmp, {k: len(v[1]) for k, v in splits.items()}, len(levels), width)
         sources, targets = [], []
         for split, (images, labels) in splits.items():
-            sources += [build_graph(images, levels),
-                        da.from_array(images, chunks=(dataset_store.CHUNK_SAMPLES, -1)),
-                        da.from_array(labels, chunks=-1)]
+            sources += [build_graph(images, levels), images, labels.rechunk(-1)]
             targets += [arrays[f"{split}/planes"], arrays[f"{split}/pixels"],
                         arrays[f"{split}/labels"]]
         da.store(sources, targets, lock=False)       # one graph, one compute

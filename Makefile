@@ -1,0 +1,58 @@
+# snnpipe: every target works from a fresh clone (each depends on `setup`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATASET ?= mnist
+EPOCHS  ?= 30
+HOURS   ?= 2
+export WANDB_MODE ?= offline
+
+.PHONY: setup data preprocess train eval run test bench lint reproduce plot clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+data: setup
+	$(BIN)/snnpipe fetch --dataset $(DATASET)
+
+preprocess: setup
+	$(BIN)/snnpipe preprocess --dataset $(DATASET)
+
+train: preprocess
+	$(BIN)/snnpipe train --dataset $(DATASET) --epochs $(EPOCHS) --run-dir runs/$(DATASET)-main
+
+eval: setup
+	$(BIN)/snnpipe eval runs/$(DATASET)-main
+
+# The main job, end to end: install -> data -> preprocess -> train -> eval.
+# Re-running it resumes (or, once complete, just re-evaluates) runs/$(DATASET)-main.
+run: setup data preprocess
+	@if [ -f runs/$(DATASET)-main/checkpoints/last.zarr/zarr.json ]; then \
+		$(BIN)/snnpipe train --resume runs/$(DATASET)-main --epochs $(EPOCHS); \
+	else \
+		rm -rf runs/$(DATASET)-main; \
+		$(BIN)/snnpipe train --dataset $(DATASET) --epochs $(EPOCHS) --run-dir runs/$(DATASET)-main; \
+	fi
+	$(BIN)/snnpipe eval runs/$(DATASET)-main
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+bench: preprocess
+	$(BIN)/python benchmarks/run_all.py
+
+reproduce: preprocess
+	$(BIN)/snnpipe reproduce --hours $(HOURS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) runs results .pytest_cache .ruff_cache
