@@ -59,7 +59,9 @@ class Network:
             if np.abs(weights[live]).max() >= cfg.spike_threshold:
                 raise ValueError(f"weights must satisfy |w| < spike_threshold "
                                  f"({cfg.spike_threshold})")
-        receptors = np.where(live, receptors, 0).astype(np.int32)
+        # A free slot's receptor is meaningless; keep it (exact round trips) unless invalid.
+        valid = (receptors >= 0) & (receptors < cfg.receptors)
+        receptors = np.where(valid, receptors, 0).astype(np.int32)
         return cls(cfg, receptors, weights.astype(cfg.weight_dtype, copy=True))
 
     # ----------------------------------------------------------------------- views

@@ -26,7 +26,7 @@ app.add_typer(config_app, name="config")
 out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:
     out = Console(highlight=False, soft_wrap=True, width=140)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
 DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]

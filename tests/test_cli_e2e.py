@@ -1,0 +1,181 @@
+"""End to end through the real `snnpipe` CLI on a slice of real MNIST."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from stores import checkpoint as ckpt
+from stores.runs import read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
+# Small but real: 1/4 of the neurons keeps each epoch well under a second.
+SMALL = ["--set", "neurons=198", "--limit-train", "2000", "--limit-test", "1000"]
+
+
+def cli(*args, env=None, timeout=600):
+    e = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
+    return subprocess.run([*SNNPIPE, *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=e)
+
+
+def one_error_line(res):
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode not in (0, 130), res.stdout
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    return lines[0]
+
+
+def strip_timing(rows):
+    from pipeline.train import strip_timing as strip
+    return [strip(r) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def trained_run(mnist_store, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "r"
+    res = cli("train", "--epochs", 2, *SMALL, "--run-dir", run, "--seed", 7)
+    assert res.returncode == 0, res.stderr
+    return run, res
+
+
+def test_train_then_eval_run_folder(trained_run):
+    run, res = trained_run
+    rows = read_metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[-1]["samples_seen"] == 4000
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+    assert "epoch" in res.stdout and "done: best test accuracy" in res.stdout
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["best.zarr", "epoch-0001.zarr", "epoch-0002.zarr", "last.zarr"]
+    assert "neurons = 198" in (run / "config.toml").read_text()
+
+    ev = cli("eval", run, "--json", "--limit", 1000)
+    assert ev.returncode == 0, ev.stderr
+    results = json.loads(ev.stdout)["results"]
+    assert [r["epoch"] for r in results] == [1, 2]
+    for r, row in zip(results, rows, strict=True):
+        assert r["accuracy"] == row["test_accuracy"]      # same as recorded in training
+        assert r["samples"] == 1000
+        assert np.array(r["confusion"]).sum() == 1000
+        assert 0 <= r["macro_f1"] <= 1
+    table = cli("eval", run / "checkpoints" / "best.zarr", "--limit", 1000)
+    assert table.returncode == 0 and "confusion" in table.stdout and "per class" in table.stdout
+
+
+def test_checkpoint_contents(trained_run):
+    run, _ = trained_run
+    cp = ckpt.load(run / "checkpoints" / "epoch-0002.zarr")
+    assert cp.epoch == 2 and cp.dataset == "mnist" and cp.levels == (192, 128, 64, 1)
+    assert cp.cfg.neurons == 198
+    g = zarr.open_group(str(run / "checkpoints" / "epoch-0002.zarr"), mode="r")
+    assert g["receptors"].dtype.itemsize == 2 and g["weights"].dtype == np.int32
+    assert g.attrs["format_version"] == 1 and "rng" in g.attrs["state"]
+
+
+def test_resume_is_bit_identical(mnist_store, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--epochs", 3, *SMALL, "--run-dir", straight).returncode == 0
+    assert cli("train", "--epochs", 1, *SMALL, "--run-dir", split).returncode == 0
+    res = cli("train", "--resume", split, "--epochs", 3)
+    assert res.returncode == 0, res.stderr
+    a = ckpt.load(straight / "checkpoints" / "last.zarr")
+    b = ckpt.load(split / "checkpoints" / "last.zarr")
+    assert np.array_equal(a.arrays["weights"], b.arrays["weights"])
+    assert np.array_equal(a.arrays["receptors"], b.arrays["receptors"])
+    assert a.state == b.state
+    assert strip_timing(read_metrics(straight)) == strip_timing(read_metrics(split))
+
+
+def test_ctrl_c_checkpoints_mid_epoch_and_resumes_identically(mnist_store, tmp_path):
+    args = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
+    run = tmp_path / "interrupted"
+    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, args), "--run-dir", str(run)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "WANDB_MODE": "disabled"})
+    # wait for the first epoch's row, then interrupt during the second epoch
+    for line in proc.stdout:
+        if line.split()[:1] == ["1"]:
+            break
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert f"snnpipe train --resume {run}" in err
+    last = ckpt.load(run / "checkpoints" / "last.zarr")
+    assert last.state["trainer"]["epoch"] == 1 and last.state["trainer"]["cursor"] > 0
+    assert cli("train", "--resume", run, "--epochs", 4).returncode == 0
+    straight = tmp_path / "straight"
+    assert cli("train", *args, "--run-dir", straight).returncode == 0
+    a = ckpt.load(straight / "checkpoints" / "last.zarr")
+    b = ckpt.load(run / "checkpoints" / "last.zarr")
+    assert np.array_equal(a.arrays["weights"], b.arrays["weights"])
+    assert strip_timing(read_metrics(straight)) == strip_timing(read_metrics(run))
+
+
+def test_corrupt_and_foreign_checkpoints(trained_run, tmp_path):
+    run, _ = trained_run
+    import shutil
+    bad = tmp_path / "bad.zarr"
+    shutil.copytree(run / "checkpoints" / "epoch-0001.zarr", bad)
+    chunks = [f for f in (bad / "weights" / "c").rglob("*") if f.is_file()]
+    assert chunks
+    for chunk in chunks:
+        chunk.write_bytes(b"garbage")
+    assert "corrupt" in one_error_line(cli("eval", bad))
+    foreign = tmp_path / "foreign.zarr"
+    zarr.open_group(str(foreign), mode="w").attrs["format"] = "something-else"
+    assert "not an snnpipe checkpoint" in one_error_line(cli("eval", foreign))
+    assert "no such checkpoint" in one_error_line(cli("eval", tmp_path / "nope.zarr"))
+
+
+def test_eval_refuses_mismatched_store(trained_run, tmp_path, mnist_raw):
+    run, _ = trained_run
+    from pipeline.preprocess import preprocess
+    _, cache = mnist_raw
+    other = preprocess("mnist", tmp_path, levels=(200, 100), source=cache).path
+    msg = one_error_line(cli("eval", run / "checkpoints" / "last.zarr", "--store", other))
+    assert "levels" in msg and "preprocess" in msg
+
+
+def test_bad_options_fail_in_one_line(mnist_store, tmp_path):
+    msg = one_error_line(cli("train", "--set", "bogus=1", "--run-dir", tmp_path / "x"))
+    assert "unknown config key 'bogus'" in msg and "neurons" in msg
+    msg = one_error_line(cli("train", "--set", "learn_low=5000000", "--run-dir", tmp_path / "y"))
+    assert "learn_low" in msg
+    msg = one_error_line(cli("train", "--store", tmp_path / "missing.zarr",
+                             "--run-dir", tmp_path / "z"))
+    assert "no preprocessed dataset" in msg and "make preprocess" in msg
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+@pytest.mark.parametrize("mode", ["offline", "disabled"])
+def test_wandb_modes_without_network(mnist_store, tmp_path, mode):
+    run = tmp_path / mode
+    res = cli("train", "--epochs", 1, "--set", "neurons=50", "--limit-train", 400,
+              "--limit-test", 200, "--run-dir", run, "--wandb-mode", mode,
+              env={"WANDB_MODE": mode, "WANDB_API_KEY": ""})
+    assert res.returncode == 0, res.stderr
+    assert len(read_metrics(run)) == 1
+    offline_runs = list((run / "wandb").glob("offline-run-*")) if (run / "wandb").exists() else []
+    assert bool(offline_runs) == (mode == "offline")
+
+
+def test_wandb_failure_never_stops_training(mnist_store, tmp_path):
+    # online with no account and no network: a warning, training goes on, metrics written
+    run = tmp_path / "online"
+    res = cli("train", "--epochs", 1, "--set", "neurons=50", "--limit-train", 400,
+              "--limit-test", 200, "--run-dir", run, "--wandb-mode", "online",
+              env={"WANDB_API_KEY": "", "WANDB_MODE": "online",
+                   "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_INIT_TIMEOUT": "5"})
+    assert res.returncode == 0, res.stderr
+    assert len(read_metrics(run)) == 1
+    assert "wandb disabled for this run" in res.stderr
