@@ -124,6 +124,8 @@ class RichReporter:
         out.print(" ".join(fmt.format(name) for name, fmt in self.COLUMNS))
 
     def epoch_start(self, epoch: int, samples: int) -> None:
+        if not err.is_terminal:      # logs and CI get the per-epoch rows only
+            return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}"), BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
@@ -279,6 +281,102 @@ def eval_(
         for k, row in enumerate(r["confusion"]):
             conf.add_row(str(k), *map(str, row))
         out.print(conf)
+
+
+# ------------------------------------------------------------- issue 5: reproduce
+def _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples, run_dir,
+                       wandb_mode, **kw):
+    from .configuration import build_config
+    from .reproduce import ReproduceOptions
+    from .tracking import WANDB_MODES, default_wandb_mode
+    if sampling not in ("permutation", "independent"):
+        raise PipelineError(f"--sampling {sampling!r}: choose permutation or independent")
+    mode = wandb_mode or default_wandb_mode()
+    if mode not in WANDB_MODES:
+        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
+    return ReproduceOptions(config=build_config(preset, config, set_), seed=seed,
+                            sampling=sampling, eval_every_samples=eval_every_samples,
+                            run_dir=run_dir, wandb_mode=mode, **kw)
+
+
+def _print_point(p: dict) -> None:
+    out.print(f"{p['samples_seen']:>11,} samples  {p['wall_seconds'] / 60:6.1f} min  "
+              f"test {100 * p['test_accuracy']:6.2f} %  train {100 * p['train_accuracy']:6.2f} %"
+              f"  no-decision {100 * p['test_no_decision']:5.2f} %  +{p['positive_learns']:,}"
+              f" -{p['negative_learns']:,}  live {p['live_positive'] + p['live_negative']:,}")
+
+
+SamplingOpt = Annotated[str, typer.Option(help="permutation or independent (D𝜋's).")]
+
+
+@app.command()
+@user_errors
+def reproduce(
+    hours: Annotated[float, typer.Option(help="Wall-clock budget.")] = 2.0,
+    target: Annotated[float, typer.Option(help="Stop at this test accuracy (%).")] = 98.65,
+    max_samples: Annotated[int | None, typer.Option(help="Stop after N samples.")] = None,
+    eval_every_samples: Annotated[int, typer.Option(
+        help="Evaluate the full test set every N samples seen.")] = 250_000,
+    sampling: SamplingOpt = "permutation",
+    seed: Annotated[int, typer.Option()] = 0,
+    preset: PresetOpt = "default",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder.")] = None,
+    wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Train D𝜋's configuration on full MNIST for a time budget; curves, plots, best model."""
+    from .plots import plot_run
+    from .reproduce import reproduce as run
+    opts = _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples,
+                              run_dir, wandb_mode, hours=hours, target=target,
+                              max_samples=max_samples, data_dir=data_dir)
+    res = run(opts, on_point=_print_point)
+    best = res.best
+    out.print(f"stopped: {res.stopped_by}. best test accuracy {100 * best['test_accuracy']:.2f} %"
+              f" after {best['samples_seen']:,} samples ({best['wall_seconds'] / 60:.1f} min)")
+    paths = plot_run(res.run_dir)
+    out.print(f"results: {res.results_file}; plots: {', '.join(p.name for p in paths)} in "
+              f"{paths[0].parent}")
+
+
+@app.command()
+@user_errors
+def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run folder.")],
+         output: Annotated[Path | None, typer.Option(help="Folder for the PNGs.")] = None
+         ) -> None:
+    """Draw a run's curves, confusion matrix and receptive fields as PNGs."""
+    from .plots import plot_run
+    if not Path(run_dir).is_dir():
+        raise PipelineError(f"{run_dir}: no such run folder")
+    for p in plot_run(run_dir, output):
+        out.print(str(p))
+
+
+@app.command()
+@user_errors
+def priming(
+    samples: Annotated[int, typer.Option(help="Samples per variant.")] = 2_000_000,
+    sampling: SamplingOpt = "permutation",
+    seed: Annotated[int, typer.Option()] = 0,
+    run_dir: Annotated[Path, typer.Option(help="Folder for the four runs.")] = Path(
+        "runs/priming"),
+    wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
+) -> None:
+    """The priming ablation: both start-up rules, each one off, both off."""
+    from .ablation import CHECKPOINTS, priming_ablation
+    opts = _reproduce_options("default", None, None, seed, sampling, 250_000, None,
+                              wandb_mode)
+    marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
+    out.print("| variant | " + " | ".join(f"{m / 1e6:g} M" for m in marks)
+              + " | + steps | - steps |")
+    out.print("|---" * (len(marks) + 3) + "|")
+
+    def show(name, row):
+        out.print(f"| {name} | " + " | ".join(f"{100 * row[str(m)]:.2f}" for m in marks)
+                  + f" | {row['positive_learns']:,} | {row['negative_learns']:,} |")
+    priming_ablation(opts, samples, run_dir, on_variant=show)
 
 
 def main() -> None:

@@ -1,0 +1,91 @@
+"""Engine speed on real MNIST: forward samples/s, training samples/s, peak memory.
+
+    python benchmarks/bench_engine.py [--preset default|dpi-98.9] [--repeats 5] [--json]
+
+The network is first trained for one epoch (so weights are realistic), then timed.
+Figures are medians over repeats; the machine is shared, so compare ratios, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import Config  # noqa: E402
+from engine.kernels import threads  # noqa: E402
+from engine.trainer import Trainer  # noqa: E402
+from stores.dataset import open_dataset  # noqa: E402
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--train-epochs", type=int, default=3)
+    ap.add_argument("--store", default=str(ROOT / "data" / "mnist.zarr"))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    cfg = Config.preset(args.preset)
+    ds = open_dataset(Path(args.store))
+    train, test = ds.load("train"), ds.load("test")
+    trainer = Trainer(cfg, seed=0)
+    trainer.net.spike_counts(test.planes[:64])                    # compile / load kernels
+    first = median_time(lambda: trainer.train_epoch(train.planes, train.pixels, train.labels), 1)
+    trainer.reset_counters()
+
+    net = trainer.net
+    forward_s = median_time(lambda: net.spike_counts(test.planes), args.repeats)
+    epoch_times = []
+    for _ in range(args.train_epochs):
+        epoch_times.append(median_time(
+            lambda: trainer.train_epoch(train.planes, train.pixels, train.labels), 1))
+    epoch_s = statistics.median(epoch_times)
+
+    # what bounds the forward pass: input events and their fan-out
+    live = net.weights != 0
+    fan_out = np.bincount(net.receptors[live], minlength=cfg.receptors)
+    switch_on = test.planes.sum(axis=1) > 0                       # receptor on at some level
+    events = switch_on.sum(axis=1)
+    slot_hits = (switch_on.astype(np.int64) @ fan_out)
+    out = {
+        "preset": args.preset,
+        "threads": threads(),
+        "connections": int(live.sum()),
+        "first_epoch_s": first,
+        "forward_samples_per_s": len(test) / forward_s,
+        "train_epoch_s": epoch_s,
+        "train_samples_per_s": len(train) / epoch_s,
+        "events_per_sample": float(events.mean()),
+        "mean_fan_out_of_active_receptor": float(slot_hits.sum() / max(events.sum(), 1)),
+        "slot_reads_per_sample": float(slot_hits.mean()),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:34s} {v:,.2f}" if isinstance(v, float) else f"{k:34s} {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""`make bench`: every benchmark in its own process (clean peak-memory figures), one table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(script: str, *args: str) -> dict:
+    res = subprocess.run([sys.executable, str(HERE / script), "--json", *args],
+                         capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    pre = run("bench_preprocess.py")
+    default = run("bench_engine.py", "--preset", "default")
+    big = run("bench_engine.py", "--preset", "dpi-98.9", "--repeats", "3", "--train-epochs", "1")
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{default['threads']} threads, Python {platform.python_version()}")
+    rows = [
+        ("preprocess 70,000 images -> zarr (median s)", f"{pre['preprocess_median_s']:.2f}",
+         "<= 3 s"),
+        ("forward, default 10x792x10 (samples/s)", f"{default['forward_samples_per_s']:,.0f}",
+         ">= 40,000"),
+        ("train epoch, default (s)", f"{default['train_epoch_s']:.2f}", "<= 4 s"),
+        ("train, default (samples/s)", f"{default['train_samples_per_s']:,.0f}", ">= 15,000"),
+        ("forward, dpi-98.9 10x7920x10 (samples/s)", f"{big['forward_samples_per_s']:,.0f}",
+         ">= 4,000"),
+        ("train, dpi-98.9 (samples/s)", f"{big['train_samples_per_s']:,.0f}", ""),
+        ("peak memory, default training (MiB)", f"{default['peak_rss_mib']:,.0f}", ""),
+        ("peak memory, dpi-98.9 training (MiB)", f"{big['peak_rss_mib']:,.0f}", "<= 1,024"),
+        ("input events per test sample", f"{default['events_per_sample']:.1f}", ""),
+        ("mean fan-out of an active receptor", f"{default['mean_fan_out_of_active_receptor']:.1f}",
+         ""),
+        ("slot reads per sample (events x fan-out)", f"{default['slot_reads_per_sample']:,.0f}",
+         ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':{width}s}  {'measured':>10s}  target")
+    for name, value, target in rows:
+        print(f"{name:{width}s}  {value:>10s}  {target}")
+
+
+if __name__ == "__main__":
+    main()

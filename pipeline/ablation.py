@@ -1,0 +1,42 @@
+"""The priming ablation: the same short run with both start-up rules, each alone, none."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from .reproduce import ReproduceOptions, reproduce
+
+VARIANTS = {
+    "both rules (default)": {"prime_forced_positive": True, "prime_negative_cap": True},
+    "no forced positive step": {"prime_forced_positive": False, "prime_negative_cap": True},
+    "no negative cap": {"prime_forced_positive": True, "prime_negative_cap": False},
+    "neither rule": {"prime_forced_positive": False, "prime_negative_cap": False},
+}
+CHECKPOINTS = (250_000, 500_000, 1_000_000, 2_000_000)
+
+
+def priming_ablation(base: ReproduceOptions, samples: int, out_dir: Path,
+                     on_variant=None) -> dict:
+    """Run every variant for `samples` samples; returns {variant: {samples: accuracy}}."""
+    table = {}
+    marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
+    for name, switches in VARIANTS.items():
+        opts = replace(base, config=base.config.replace(**switches), max_samples=samples,
+                       hours=1e6, target=101.0, eval_every_samples=min(marks[0], 250_000),
+                       run_dir=Path(out_dir) / name.split(" (")[0].replace(" ", "-"))
+        res = reproduce(opts)
+        by_samples = {p["samples_seen"]: p for p in res.points}
+        row = {}
+        for m in marks:
+            near = min(by_samples, key=lambda s, m=m: abs(s - m))
+            row[str(m)] = by_samples[near]["test_accuracy"]
+        row["positive_learns"] = res.points[-1]["positive_learns"]
+        row["negative_learns"] = res.points[-1]["negative_learns"]
+        table[name] = row
+        if on_variant is not None:
+            on_variant(name, row)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "priming.json").write_text(json.dumps(table, indent=2) + "\n")
+    return table

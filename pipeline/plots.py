@@ -1,0 +1,174 @@
+"""Pictures of a run: learning curves, counters, confusion matrix, receptive fields.
+
+Works on both kinds of run folder: `snnpipe train` (metrics.jsonl, one row per epoch) and
+`snnpipe reproduce` (results/reproduce-*.jsonl, one row per evaluation point).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from engine import Network  # noqa: E402
+from stores import checkpoint as ckpt  # noqa: E402
+from stores import runs  # noqa: E402
+
+from .errors import PipelineError  # noqa: E402
+
+DPI_TARGET = 98.65
+# D𝜋's own program, default configuration, batches drawn independently, on this machine.
+DPI_POINTS = [(1_030_000, 66.45)]
+
+
+def load_points(run_dir: Path) -> list[dict]:
+    """Evaluation points of a run, normalised to reproduce-style keys."""
+    run_dir = Path(run_dir)
+    files = sorted((run_dir / "results").glob("reproduce-*.jsonl"))
+    if files:
+        return [json.loads(ln) for ln in files[-1].read_text().splitlines() if ln.strip()]
+    rows = runs.read_metrics(run_dir)
+    if not rows:
+        raise PipelineError(f"{run_dir} has no metrics yet (no metrics.jsonl or results/)")
+    wall = np.cumsum([r.get("seconds", 0.0) for r in rows])
+    return [{"samples_seen": r["samples_seen"], "wall_seconds": float(w),
+             "test_accuracy": r.get("test_accuracy"),
+             "train_accuracy": r.get("train_online_accuracy"),
+             "positive_learns": r["positive_learns_total"],
+             "negative_learns": r["negative_learns_total"],
+             "live_positive": r["live_positive"], "live_negative": r["live_negative"]}
+            for r, w in zip(rows, wall, strict=True)]
+
+
+def _accuracy(ax, x, points, xlabel):
+    test = [(xi, 100 * p["test_accuracy"]) for xi, p in zip(x, points, strict=True)
+            if p.get("test_accuracy") is not None]
+    train = [(xi, 100 * p["train_accuracy"]) for xi, p in zip(x, points, strict=True)
+             if p.get("train_accuracy") is not None]
+    if test:
+        ax.plot(*zip(*test, strict=True), "o-", ms=3, label="test")
+    if train:
+        ax.plot(*zip(*train, strict=True), ".-", ms=2, alpha=0.7, label="train")
+    ax.axhline(DPI_TARGET, color="crimson", ls="--", lw=1, label=f"Dπ reported: {DPI_TARGET} %")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    lo = min([v for _, v in test + train] + [DPI_TARGET])
+    ax.set_ylim(max(0, lo - 2), 100)
+    ax.grid(alpha=0.3)
+
+
+def plot_curves(points: list[dict], out: Path) -> list[Path]:
+    samples = [p["samples_seen"] / 1e6 for p in points]
+    minutes = [p["wall_seconds"] / 60 for p in points]
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    _accuracy(ax, samples, points, "samples seen (millions)")
+    ax.plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
+            label="Dπ's program here (independent batches)")
+    ax.legend(loc="lower right")
+    ax.set_title("Accuracy vs samples seen")
+    paths.append(_save(fig, out / "accuracy_vs_samples.png"))
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    _accuracy(ax, minutes, points, "wall time (minutes, this machine)")
+    ax.legend(loc="lower right")
+    ax.set_title("Accuracy vs wall time")
+    paths.append(_save(fig, out / "accuracy_vs_time.png"))
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    a1.plot(samples, [p["positive_learns"] for p in points], label="positive")
+    a1.plot(samples, [p["negative_learns"] for p in points], label="negative")
+    a1.set_title("Learning steps (cumulative)")
+    a1.set_xlabel("samples seen (millions)")
+    a1.legend()
+    a1.grid(alpha=0.3)
+    a2.plot(samples, [p["live_positive"] for p in points], label="positive")
+    a2.plot(samples, [p["live_negative"] for p in points], label="negative")
+    a2.set_title("Live connections")
+    a2.set_xlabel("samples seen (millions)")
+    a2.legend()
+    a2.grid(alpha=0.3)
+    paths.append(_save(fig, out / "learning_and_connections.png"))
+    return paths
+
+
+def plot_confusion(confusion: np.ndarray, title: str, path: Path) -> Path:
+    confusion = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    ax.imshow(np.log1p(confusion), cmap="Blues")
+    n_rows, n_cols = confusion.shape
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if confusion[i, j]:
+                ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n_cols), [str(j) for j in range(n_cols - 1)] + ["?"])
+    ax.set_yticks(range(n_rows))
+    ax.set_xlabel("predicted (? = no decision: tie at the top)")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_receptive_fields(net: Network, path: Path, side: int = 28) -> Path:
+    """Per column: sum of positive and of negative weights on each receptor (28 x 28)."""
+    cfg = net.cfg
+    w, r = net.weights.astype(np.int64), net.receptors
+    fig, axes = plt.subplots(2, cfg.columns, figsize=(1.6 * cfg.columns, 3.6))
+    axes = np.asarray(axes).reshape(2, cfg.columns)
+    for c in range(cfg.columns):
+        for row, sign, cmap in ((0, 1, "Greens"), (1, -1, "Reds")):
+            mask = sign * w[c] > 0
+            field = np.bincount(r[c][mask], weights=np.abs(w[c][mask]),
+                                minlength=cfg.receptors)
+            ax = axes[row, c]
+            if cfg.receptors == side * side:
+                ax.imshow(field.reshape(side, side), cmap=cmap)
+            else:
+                ax.plot(field)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"column {c}", fontsize=9)
+        axes[0, 0].set_ylabel("positive")
+        axes[1, 0].set_ylabel("negative")
+    fig.suptitle("Receptive fields: summed |weight| per receptor")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
+    """All pictures of a run into RUN_DIR/plots (or `out`)."""
+    from .data import open_store
+    from .evaluate import evaluate
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "plots"
+    paths = plot_curves(load_points(run_dir), out)
+    folder = runs.checkpoints_dir(run_dir)
+    best = folder / "best.zarr" if (folder / "best.zarr").exists() else folder / "last.zarr"
+    if best.exists():
+        cp = ckpt.load(best)
+        net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+        confusion = cp.metrics.get("confusion")
+        if confusion is None:
+            ds = open_store(cp.dataset, Path("data"), None)
+            confusion = evaluate(net, ds.load("test"))["confusion"]
+        acc = cp.metrics.get("test_accuracy")
+        title = "Confusion, best checkpoint" + (f" ({100 * acc:.2f} %)" if acc else "")
+        paths.append(plot_confusion(np.asarray(confusion), title, out / "confusion.png"))
+        paths.append(plot_receptive_fields(net, out / "receptive_fields.png"))
+    return paths
