@@ -61,6 +61,19 @@ def main() -> None:
             lambda: trainer.train_epoch(train.planes, train.pixels, train.labels), 1))
     epoch_s = statistics.median(epoch_times)
 
+    # worst case: every slot live (a large network is far from full after one epoch)
+    full = net.copy()
+    rng = np.random.default_rng(1)
+    for c in range(cfg.columns):
+        imgs = np.flatnonzero(train.labels == c)
+        free = np.flatnonzero(full.weights[c].reshape(-1) == 0)
+        picks = rng.choice(imgs, size=free.size)
+        rec = [rng.choice(np.flatnonzero(train.pixels[i] > 0)) for i in picks]
+        full.receptors[c].reshape(-1)[free] = rec
+        full.weights[c].reshape(-1)[free] = np.where(rng.random(free.size) < 0.5,
+                                                     cfg.initial_weight, -cfg.initial_weight)
+    full_s = median_time(lambda: full.spike_counts(test.planes), args.repeats)
+
     # what bounds the forward pass: input events and their fan-out
     live = net.weights != 0
     fan_out = np.bincount(net.receptors[live], minlength=cfg.receptors)
@@ -73,6 +86,7 @@ def main() -> None:
         "connections": int(live.sum()),
         "first_epoch_s": first,
         "forward_samples_per_s": len(test) / forward_s,
+        "forward_full_network_samples_per_s": len(test) / full_s,
         "train_epoch_s": epoch_s,
         "train_samples_per_s": len(train) / epoch_s,
         "events_per_sample": float(events.mean()),
