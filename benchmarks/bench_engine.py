@@ -55,6 +55,8 @@ def main() -> None:
 
     net = trainer.net
     forward_s = median_time(lambda: net.spike_counts(test.planes), args.repeats)
+    events_s = median_time(lambda: net.spike_counts(test.planes, method="events"),
+                           max(1, args.repeats // 2))
     epoch_times = []
     for _ in range(args.train_epochs):
         epoch_times.append(median_time(
@@ -87,6 +89,7 @@ def main() -> None:
         "first_epoch_s": first,
         "forward_samples_per_s": len(test) / forward_s,
         "forward_full_network_samples_per_s": len(test) / full_s,
+        "forward_events_samples_per_s": len(test) / events_s,
         "train_epoch_s": epoch_s,
         "train_samples_per_s": len(train) / epoch_s,
         "events_per_sample": float(events.mean()),

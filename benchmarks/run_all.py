@@ -28,6 +28,8 @@ def main() -> None:
          "<= 3 s"),
         ("forward, default 10x792x10 (samples/s)", f"{default['forward_samples_per_s']:,.0f}",
          ">= 40,000"),
+        ("forward, default, event-driven path (samples/s)",
+         f"{default['forward_events_samples_per_s']:,.0f}", ""),
         ("train epoch, default (s)", f"{default['train_epoch_s']:.2f}", "<= 4 s"),
         ("train, default (samples/s)", f"{default['train_samples_per_s']:,.0f}", ">= 15,000"),
         ("forward, dpi-98.9 10x7920x10, 1 epoch (samples/s)",

@@ -154,3 +154,55 @@ def observe_stream(units, up, down, denominator, stream):
         elif scaled < units:
             units -= down
     return units
+
+
+@njit(parallel=True, cache=True)
+def spike_counts_events(indptr, neurons, weights, switch_on, n_levels, neurons_per_column,
+                        n_columns, threshold, n_chunks):
+    """Event-driven spike counts: each active receptor is processed once per sample.
+
+    Receptor-major (CSC) connectivity: the slots reading receptor r are
+    `neurons[indptr[r]:indptr[r+1]]` with `weights[...]`. switch_on: (samples, receptors)
+    int8, the first plane index in which the receptor is on (n_levels = never). Planes are
+    nested, so one switch-on event adds the receptor's weights to its targets' drive from
+    that cycle on; only the neurons an event touched are integrated.
+    Returns (samples, columns) int64.
+    """
+    n_samples, n_receptors = switch_on.shape
+    n_neurons = neurons_per_column * n_columns
+    out = np.zeros((n_samples, n_columns), dtype=np.int64)
+    per_chunk = (n_samples + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        delta = np.zeros((n_neurons, n_levels), dtype=weights.dtype)
+        touched = np.zeros(n_neurons, dtype=np.bool_)
+        touched_list = np.empty(n_neurons, dtype=np.int64)
+        for i in range(chunk * per_chunk, min((chunk + 1) * per_chunk, n_samples)):
+            n_touched = 0
+            for r in range(n_receptors):
+                level = switch_on[i, r]
+                if level >= n_levels:
+                    continue
+                for j in range(indptr[r], indptr[r + 1]):      # the event's fan-out
+                    m = neurons[j]
+                    delta[m, level] += weights[j]
+                    if not touched[m]:
+                        touched[m] = True
+                        touched_list[n_touched] = m
+                        n_touched += 1
+            for q in range(n_touched):
+                m = touched_list[q]
+                drive = 0
+                t = 0
+                spikes = 0
+                for c in range(n_levels):
+                    drive += delta[m, c]          # receptors on in plane c (nested)
+                    t += drive
+                    if t > threshold:
+                        spikes += 1
+                        t = 0
+                    else:
+                        t >>= 1
+                    delta[m, c] = 0
+                touched[m] = False
+                out[i, m // neurons_per_column] += spikes
+    return out

@@ -100,13 +100,43 @@ class Network:
         return (w > 0).sum(axis=(1, 2)), (w < 0).sum(axis=(1, 2))
 
     # ------------------------------------------------------------------ operations
-    def spike_counts(self, planes: np.ndarray) -> np.ndarray:
-        """(batch, levels, receptors) bool -> (batch, columns) int64 spike counts."""
+    def spike_counts(self, planes: np.ndarray, method: str = "blocked") -> np.ndarray:
+        """(batch, levels, receptors) bool -> (batch, columns) int64 spike counts.
+
+        `blocked` (default, fastest here): 64 samples at a time, vectorised over samples.
+        `events`: per sample, each switch-on of a receptor is one event through the
+        receptor-major (CSC) matrix. Both are exact; see benchmarks for their speeds.
+        """
         planes = self._check_planes(planes, batch=True)
         n = planes.shape[0]
         if n == 0:
             return np.zeros((0, self.cfg.columns), np.int64)
+        if method == "events":
+            return self.spike_counts_events(planes)
+        if method != "blocked":
+            raise ValueError(f"method must be 'blocked' or 'events', got {method!r}")
         return self.spike_counts_masks(sample_masks(planes), n)
+
+    def spike_counts_events(self, planes: np.ndarray) -> np.ndarray:
+        """The event-driven forward pass (see `kernels.spike_counts_events`)."""
+        c = self.cfg
+        n_levels = len(c.levels)
+        csc = self.connectivity.tocsc()              # keeps duplicate slots apart
+        live = csc.data != 0
+        # drop free slots column by column, keeping the CSC structure
+        counts_per_receptor = np.diff(csc.indptr)
+        owner = np.repeat(np.arange(c.receptors), counts_per_receptor)
+        keep_owner = owner[live]
+        indptr = np.zeros(c.receptors + 1, np.int64)
+        np.cumsum(np.bincount(keep_owner, minlength=c.receptors), out=indptr[1:])
+        neurons = csc.indices[live].astype(np.int64)
+        weights = csc.data[live]
+        # first plane each receptor is on in (planes are nested), n_levels if never
+        on = planes.any(axis=1)
+        switch_on = np.where(on, planes.argmax(axis=1), n_levels).astype(np.int8)
+        return kernels.spike_counts_events(indptr, neurons, weights, switch_on, n_levels,
+                                           c.neurons, c.columns, c.spike_threshold,
+                                           max(1, min(kernels.threads() * 4, len(planes))))
 
     def spike_counts_masks(self, masks: np.ndarray, n: int) -> np.ndarray:
         """Spike counts from pre-built `encoding.sample_masks` (lets callers reuse them)."""
