@@ -71,29 +71,29 @@ def plot_curves(points: list[dict], out: Path) -> list[Path]:
     _accuracy(ax, samples, points, "samples seen (millions)")
     ax.plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
             label="Dπ's program here (independent batches)")
+    if samples and samples[-1] / max(samples[0], 1e-9) > 50:
+        ax.set_xscale("log")                # long runs: keep the early curve readable
     ax.legend(loc="lower right")
     ax.set_title("Accuracy vs samples seen")
     paths.append(_save(fig, out / "accuracy_vs_samples.png"))
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     _accuracy(ax, minutes, points, "wall time (minutes, this machine)")
+    if minutes and minutes[-1] / max(minutes[0], 1e-9) > 50:
+        ax.set_xscale("log")
     ax.legend(loc="lower right")
     ax.set_title("Accuracy vs wall time")
     paths.append(_save(fig, out / "accuracy_vs_time.png"))
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    a1.plot(samples, [p["positive_learns"] for p in points], label="positive")
-    a1.plot(samples, [p["negative_learns"] for p in points], label="negative")
-    a1.set_title("Learning steps (cumulative)")
-    a1.set_xlabel("samples seen (millions)")
-    a1.legend()
-    a1.grid(alpha=0.3)
-    a2.plot(samples, [p["live_positive"] for p in points], label="positive")
-    a2.plot(samples, [p["live_negative"] for p in points], label="negative")
-    a2.set_title("Live connections")
-    a2.set_xlabel("samples seen (millions)")
-    a2.legend()
-    a2.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, title in ((axes[0], "{}_learns", "Learning steps (cumulative)"),
+                           (axes[1], "live_{}", "Live connections")):
+        for sign in ("positive", "negative"):
+            ax.plot(samples, [p[key.format(sign)] for p in points], label=sign)
+        ax.set_title(title)
+        ax.set_xlabel("samples seen (millions)")
+        ax.legend()
+        ax.grid(alpha=0.3)
     paths.append(_save(fig, out / "learning_and_connections.png"))
     return paths
 
