@@ -152,7 +152,9 @@ class Network:
         """Reinforce one column for one sample by `amount`, in place; returns slots pruned."""
         planes = self._check_planes(sample_planes, batch=False)
         c = self.cfg
-        return int(kernels.reinforce_column(
+        kernel = kernels.reinforce_column_bits if len(c.levels) <= 64 else \
+            kernels.reinforce_column
+        return int(kernel(
             self.receptors[column], self.weights[column], planes, amount,
             c.spike_threshold, c.learn_low, c.learn_high, c.prune_below))
 

@@ -17,15 +17,21 @@ VARIANTS = {
 CHECKPOINTS = (250_000, 500_000, 1_000_000, 2_000_000)
 
 
+def variant_slug(name: str) -> str:
+    return name.split(" (")[0].replace(" ", "-")
+
+
 def priming_ablation(base: ReproduceOptions, samples: int, out_dir: Path,
-                     on_variant=None) -> dict:
-    """Run every variant for `samples` samples; returns {variant: {samples: accuracy}}."""
+                     on_variant=None, only: list[str] | None = None) -> dict:
+    """Run the variants (all, or those whose slug is in `only`) for `samples` samples;
+    returns {variant: {samples: accuracy}}, also written to OUT_DIR/priming.json."""
     table = {}
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
-    for name, switches in VARIANTS.items():
+    chosen = {n: v for n, v in VARIANTS.items() if only is None or variant_slug(n) in only}
+    for name, switches in chosen.items():
         opts = replace(base, config=base.config.replace(**switches), max_samples=samples,
                        hours=1e6, target=101.0, eval_every_samples=min(marks[0], 250_000),
-                       run_dir=Path(out_dir) / name.split(" (")[0].replace(" ", "-"))
+                       run_dir=Path(out_dir) / variant_slug(name))
         res = reproduce(opts)
         by_samples = {p["samples_seen"]: p for p in res.points}
         row = {}
@@ -38,5 +44,8 @@ def priming_ablation(base: ReproduceOptions, samples: int, out_dir: Path,
         if on_variant is not None:
             on_variant(name, row)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "priming.json").write_text(json.dumps(table, indent=2) + "\n")
+    path = Path(out_dir) / "priming.json"
+    merged = json.loads(path.read_text()) if path.exists() and only else {}
+    merged.update(table)
+    path.write_text(json.dumps(merged, indent=2) + "\n")
     return table

@@ -363,9 +363,16 @@ def priming(
     run_dir: Annotated[Path, typer.Option(help="Folder for the four runs.")] = Path(
         "runs/priming"),
     wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
+    variant: Annotated[list[str] | None, typer.Option(
+        help="Run only these variants (repeatable): both-rules, no-forced-positive-step, "
+             "no-negative-cap, neither-rule.")] = None,
 ) -> None:
     """The priming ablation: both start-up rules, each one off, both off."""
-    from .ablation import CHECKPOINTS, priming_ablation
+    from .ablation import CHECKPOINTS, VARIANTS, priming_ablation, variant_slug
+    slugs = [variant_slug(n) for n in VARIANTS]
+    for v in variant or []:
+        if v not in slugs:
+            raise PipelineError(f"--variant {v!r}: choose from {', '.join(slugs)}")
     opts = _reproduce_options("default", None, None, seed, sampling, 250_000, None,
                               wandb_mode)
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
@@ -376,7 +383,7 @@ def priming(
     def show(name, row):
         out.print(f"| {name} | " + " | ".join(f"{100 * row[str(m)]:.2f}" for m in marks)
                   + f" | {row['positive_learns']:,} | {row['negative_learns']:,} |")
-    priming_ablation(opts, samples, run_dir, on_variant=show)
+    priming_ablation(opts, samples, run_dir, on_variant=show, only=variant or None)
 
 
 def main() -> None:

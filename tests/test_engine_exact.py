@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
 
-from engine import Config, Network
+from engine import Config, Network, kernels
 from engine.encoding import planes_from_pixels
 from engine.trainer import Trainer
 
@@ -31,9 +31,14 @@ def test_reinforce_equal_reference(cfg, seed, data):
     net = Network.from_arrays(cfg, rec, w)
     expected = w.copy()
     pruned_ref = ref.reinforce(cfg, rec, expected, planes, column, amount)
-    pruned = net.reinforce(planes, column, amount)
+    literal = net.weights.copy()
+    pruned = net.reinforce(planes, column, amount)          # the packed-bits kernel
     assert np.array_equal(net.weights, expected)
     assert pruned == pruned_ref
+    pruned_literal = kernels.reinforce_column(              # the plain per-cycle kernel
+        net.receptors[column], literal[column], planes, amount, cfg.spike_threshold,
+        cfg.learn_low, cfg.learn_high, cfg.prune_below)
+    assert np.array_equal(literal, expected) and pruned_literal == pruned_ref
 
 
 @given(configs(big=True), st.integers(0, 2**32))
