@@ -71,6 +71,7 @@ def plot_curves(points: list[dict], out: Path) -> list[Path]:
     _accuracy(ax, samples, points, "samples seen (millions)")
     ax.plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
             label="Dπ's program here (independent batches)")
+    ax.set_ylim(min(ax.get_ylim()[0], min(a for _, a in DPI_POINTS) - 3), 100)
     if samples and samples[-1] / max(samples[0], 1e-9) > 50:
         ax.set_xscale("log")                # long runs: keep the early curve readable
     ax.legend(loc="lower right")
