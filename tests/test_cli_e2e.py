@@ -179,3 +179,15 @@ def test_wandb_failure_never_stops_training(mnist_store, tmp_path):
     assert res.returncode == 0, res.stderr
     assert len(read_metrics(run)) == 1
     assert "wandb disabled for this run" in res.stderr
+
+
+def test_committed_reproduction_checkpoint_evaluates_to_its_recorded_accuracy(mnist_store):
+    """docs/reproduce/best.zarr was saved by `snnpipe reproduce`; evaluating it anew on the
+    full test set must give exactly the accuracy the run recorded in it."""
+    best = ROOT / "docs" / "reproduce" / "best.zarr"
+    recorded = ckpt.load(best).metrics["test_accuracy"]
+    res = cli("eval", best, "--json")
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)["results"][0]
+    assert result["samples"] == 10_000
+    assert result["accuracy"] == recorded
