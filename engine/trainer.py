@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import kernels
 from .config import Config
 from .encoding import sample_masks
 from .network import Network
@@ -107,15 +106,11 @@ class Trainer:
         err, excess = margins(counts, labels)
         false_mask = np.ones_like(excess, dtype=bool)
         false_mask[np.arange(n), labels] = False
-        self.positive.units = int(kernels.observe_stream(
-            self.positive.units, self.positive.up, self.positive.down,
-            self.positive.denominator, err))
-        self.negative.units = int(kernels.observe_stream(
-            self.negative.units, self.negative.up, self.negative.down,
-            self.negative.denominator, excess[false_mask]))
+        self.positive.observe_all(err)
+        self.negative.observe_all(excess[false_mask])     # row-major: sample, then column
         # 4. learn, in batch order, with the quantilizers as they now stand
-        pos_due = err * self.positive.denominator >= self.positive.units
-        neg_due = (excess * self.negative.denominator >= self.negative.units) & false_mask
+        pos_due = self.positive.reached_by_all(err)
+        neg_due = self.negative.reached_by_all(excess) & false_mask
         for i in range(n):
             forced = cfg.prime_forced_positive and st.batches_seen > st.positive_learns
             if pos_due[i] or forced:
