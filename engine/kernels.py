@@ -79,6 +79,22 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
     return out
 
 
+@njit(cache=True, inline="always")
+def _learn_contributing(weights_row, contributing, amount, threshold, prune_below):
+    """Rule 2's update: each contributing, still non-free slot moves by `amount` unless that
+    would reach the spike threshold, and is freed if it falls below `prune_below`."""
+    pruned = 0
+    for k in range(weights_row.shape[0]):
+        if contributing[k] and weights_row[k] != 0:
+            w = weights_row[k] + amount
+            if abs(w) < threshold:
+                weights_row[k] = w
+                if abs(w) < prune_below:
+                    weights_row[k] = 0
+                    pruned += 1
+    return pruned
+
+
 @njit(cache=True)
 def reinforce_column(receptors, weights, planes, amount, threshold, learn_low, learn_high,
                      prune_below):
@@ -102,14 +118,8 @@ def reinforce_column(receptors, weights, planes, amount, threshold, learn_low, l
             # 2. above learn_low: learn (if also below learn_high), then reset.
             if t > learn_low:
                 if t < learn_high:
-                    for k in range(n_slots):
-                        if contributing[k] and weights[n, k] != 0:
-                            w = weights[n, k] + amount
-                            if abs(w) < threshold:
-                                weights[n, k] = w
-                                if abs(w) < prune_below:
-                                    weights[n, k] = 0
-                                    pruned += 1
+                    pruned += _learn_contributing(weights[n], contributing, amount, threshold,
+                                                  prune_below)
                 t = 0
                 contributing[:] = False
             # 3. halve, rounding toward minus infinity.
@@ -151,14 +161,8 @@ def reinforce_column_bits(receptors, weights, planes, amount, threshold, learn_l
                     contributing[k] = True
             if t > learn_low:
                 if t < learn_high:
-                    for k in range(n_slots):
-                        if contributing[k] and weights[n, k] != 0:
-                            w = weights[n, k] + amount
-                            if abs(w) < threshold:
-                                weights[n, k] = w
-                                if abs(w) < prune_below:
-                                    weights[n, k] = 0
-                                    pruned += 1
+                    pruned += _learn_contributing(weights[n], contributing, amount, threshold,
+                                                  prune_below)
                 t = 0
                 contributing[:] = False
             t = t >> 1
