@@ -86,6 +86,24 @@ def plot_curves(points: list[dict], out: Path) -> list[Path]:
     ax.set_title("Accuracy vs wall time")
     paths.append(_save(fig, out / "accuracy_vs_time.png"))
 
+    late = [(x, 100 * p["test_accuracy"]) for x, p in zip(samples, points, strict=True)
+            if p.get("test_accuracy") is not None and x >= samples[-1] / 4]
+    if len(late) >= 8:                      # the plateau, where D𝜋's figure is decided
+        fig, ax = plt.subplots(figsize=(8, 4))
+        xs, ys = zip(*late, strict=True)
+        ax.plot(xs, ys, ".-", ms=3, lw=0.8, label="test")
+        window = max(1, len(ys) // 10)
+        smooth = np.convolve(ys, np.ones(window) / window, mode="valid")
+        ax.plot(xs[window - 1:], smooth, lw=2, label=f"running mean of {window}")
+        ax.axhline(DPI_TARGET, color="crimson", ls="--", lw=1,
+                   label=f"Dπ reported: {DPI_TARGET} %")
+        ax.set_xlabel("samples seen (millions)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title("The plateau (last three quarters of the run)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        paths.append(_save(fig, out / "accuracy_plateau.png"))
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, title in ((axes[0], "{}_learns", "Learning steps (cumulative)"),
                            (axes[1], "live_{}", "Live connections")):
