@@ -191,3 +191,21 @@ def test_committed_reproduction_checkpoint_evaluates_to_its_recorded_accuracy(mn
     result = json.loads(res.stdout)["results"][0]
     assert result["samples"] == 10_000
     assert result["accuracy"] == recorded
+
+
+def test_sigterm_checkpoints_like_ctrl_c(mnist_store, tmp_path):
+    run = tmp_path / "terminated"
+    args = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
+    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, args), "--run-dir", str(run)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "WANDB_MODE": "disabled"})
+    for line in proc.stdout:
+        if line.split()[:1] == ["1"]:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    state = ckpt.load(run / "checkpoints" / "last.zarr").state["trainer"]
+    # stopped after epoch 1's row: at that epoch boundary, or a batch into epoch 2
+    assert state["epoch"] in (1, 2) and state["epoch"] < 4
+    assert len(read_metrics(run)) == state["epoch"]
