@@ -139,7 +139,6 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
         record()
     ckpt.save(runs.checkpoints_dir(run_dir) / "last.zarr", cfg, trainer.state_arrays(),
               trainer.state_dict(), trainer.state.epoch, points[-1], ds.name, ds.checksums)
-    tracker.log_network(trainer.net.weights, trainer.net.receptive_fields(),
-                        step=trainer.state.samples_seen)
+    tracker.log_network(trainer.net, step=trainer.state.samples_seen)
     tracker.finish()
     return ReproduceResult(run_dir, results, points, best, stopped_by)

@@ -50,12 +50,14 @@ class WandbTracker:
         except Exception as exc:
             self._fail(exc)
 
-    def log_network(self, weights: np.ndarray, fields: np.ndarray, step: int) -> None:
-        """Weight histogram and one receptive-field image per column (28 x 28, signed)."""
+    def log_network(self, net, step: int) -> None:
+        """Weight histogram and one receptive-field image per column (28 x 28, signed).
+        `net` is an engine Network; nothing is computed when wandb is off."""
         if self.run is None:
             return
         try:
             wb = self._wandb
+            weights, fields = net.weights, net.receptive_fields()
             live = weights[weights != 0]
             payload = {"weights/histogram": wb.Histogram(live if live.size else [0])}
             side = int(round(np.sqrt(fields.shape[1])))

@@ -209,8 +209,7 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
                 runs.append_metrics(run_dir, row)
                 rows.append(row)
                 tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
-                tracker.log_network(trainer.net.weights, trainer.net.receptive_fields(),
-                                    step=epoch)
+                tracker.log_network(trainer.net, step=epoch)
                 reporter.epoch_end(row)
                 if stop.requested:
                     interrupted = epoch < opts.epochs

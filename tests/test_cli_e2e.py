@@ -95,26 +95,34 @@ def test_resume_is_bit_identical(mnist_store, tmp_path):
     assert strip_timing(read_metrics(straight)) == strip_timing(read_metrics(split))
 
 
-def test_ctrl_c_checkpoints_mid_epoch_and_resumes_identically(mnist_store, tmp_path):
-    args = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
-    run = tmp_path / "interrupted"
-    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, args), "--run-dir", str(run)],
+LONG_RUN = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
+
+
+def signal_after_first_epoch(run, sig, delay=0.0):
+    """Start a training run, send `sig` once epoch 1's row is printed; returns (code, stderr)."""
+    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, LONG_RUN), "--run-dir", str(run)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "WANDB_MODE": "disabled"})
-    # wait for the first epoch's row, then interrupt during the second epoch
     for line in proc.stdout:
         if line.split()[:1] == ["1"]:
             break
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+def test_ctrl_c_checkpoints_mid_epoch_and_resumes_identically(mnist_store, tmp_path):
+    run = tmp_path / "interrupted"
+    # interrupt during the second epoch
+    code, err = signal_after_first_epoch(run, signal.SIGINT, delay=0.2)
+    assert code == 130, err
     assert f"snnpipe train --resume {run}" in err
     last = ckpt.load(run / "checkpoints" / "last.zarr")
     assert last.state["trainer"]["epoch"] == 1 and last.state["trainer"]["cursor"] > 0
     assert cli("train", "--resume", run, "--epochs", 4).returncode == 0
     straight = tmp_path / "straight"
-    assert cli("train", *args, "--run-dir", straight).returncode == 0
+    assert cli("train", *LONG_RUN, "--run-dir", straight).returncode == 0
     a = ckpt.load(straight / "checkpoints" / "last.zarr")
     b = ckpt.load(run / "checkpoints" / "last.zarr")
     assert np.array_equal(a.arrays["weights"], b.arrays["weights"])
@@ -195,16 +203,8 @@ def test_committed_reproduction_checkpoint_evaluates_to_its_recorded_accuracy(mn
 
 def test_sigterm_checkpoints_like_ctrl_c(mnist_store, tmp_path):
     run = tmp_path / "terminated"
-    args = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
-    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, args), "--run-dir", str(run)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "WANDB_MODE": "disabled"})
-    for line in proc.stdout:
-        if line.split()[:1] == ["1"]:
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
+    code, err = signal_after_first_epoch(run, signal.SIGTERM)
+    assert code == 130, err
     state = ckpt.load(run / "checkpoints" / "last.zarr").state["trainer"]
     # stopped after epoch 1's row: at that epoch boundary, or a batch into epoch 2
     assert state["epoch"] in (1, 2) and state["epoch"] < 4
