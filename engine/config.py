@@ -38,6 +38,12 @@ class Config:
     negative_denominator: int = 900
     prime_forced_positive: bool = True
     prime_negative_cap: bool = True
+    # How faithfully to follow D𝜋's own program (SONN.md, "D𝜋's program, to the last bit").
+    # The defaults are the spec's exact rules; preset `dpi-program` switches all four.
+    quantilizer: str = "exact"          # exact | binary32 (his float quantilizers)
+    generator: str = "pcg64"            # pcg64 | glibc (his srand/rand)
+    growth: str = "uniform"             # uniform | dpi-walk (his free-slot walk)
+    sampling: str = "permutation"       # permutation | independent | redraw (his batches)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
@@ -47,6 +53,9 @@ class Config:
                 raise ConfigError(f"{f.name} must be an integer, got {value!r}")
             if f.type in ("bool", bool) and not isinstance(value, bool):
                 raise ConfigError(f"{f.name} must be true or false, got {value!r}")
+            if f.name in CHOICES and value not in CHOICES[f.name]:
+                raise ConfigError(f"{f.name} must be one of {', '.join(CHOICES[f.name])}, "
+                                  f"got {value!r}")
         self._validate()
 
     def _validate(self) -> None:
@@ -78,6 +87,9 @@ class Config:
             raise ConfigError(
                 f"spike_threshold / new_weight_divisor ({self.initial_weight}) must be >= "
                 f"prune_below ({self.prune_below}), or new connections are born pruned")
+        if self.generator == "glibc" and self.sampling != "redraw":
+            raise ConfigError(f"generator = glibc draws batches only as D𝜋 did: set sampling "
+                              f"= redraw (got {self.sampling!r})")
         if self.receptors > 2**31 - 1 or self.columns * self.neurons * self.slots > 2**31 - 1:
             raise ConfigError("network too large: columns * neurons * slots must fit in int32")
 
@@ -127,21 +139,33 @@ class Config:
 
     @classmethod
     def preset(cls, name: str) -> Config:
-        """Named configurations: `default` (98.65 %) and `dpi-98.9` (the large variant)."""
+        """Named configurations: `default` (98.65 %), `dpi-98.9` (the large variant), and
+        `dpi-program` / `dpi-program-98.9`: the same with all of D𝜋's program rules."""
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
         return cls.from_dict(PRESETS[name])
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "dpi-98.9": {
-        "neurons": 7920,
-        "reinforce_positive": 1000,
-        "reinforce_negative": -1000,
-        "grow_count": 20,
-        "decay_amount": 10,
-    },
+CHOICES: dict[str, tuple[str, ...]] = {
+    "quantilizer": ("exact", "binary32"),
+    "generator": ("pcg64", "glibc"),
+    "growth": ("uniform", "dpi-walk"),
+    "sampling": ("permutation", "independent", "redraw"),
 }
 
-__all__ = ["Config", "ConfigError", "PRESETS"]
+_LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,
+          "grow_count": 20, "decay_amount": 10}
+_PROGRAM = {"quantilizer": "binary32", "generator": "glibc", "growth": "dpi-walk",
+            "sampling": "redraw"}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "dpi-98.9": _LARGE,
+    "dpi-program": _PROGRAM,
+    "dpi-program-98.9": {**_LARGE, **_PROGRAM},
+}
+
+# A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).
+PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
+
+__all__ = ["CHOICES", "Config", "ConfigError", "PRESETS", "PRESET_SEEDS"]

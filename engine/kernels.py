@@ -128,18 +128,24 @@ def reinforce_column(receptors, weights, planes, amount, threshold, learn_low, l
 
 
 @njit(cache=True)
-def reinforce_column_bits(receptors, weights, planes, amount, threshold, learn_low,
-                          learn_high, prune_below):
-    """`reinforce_column`, faster: each receptor's on/off state over the cycles is packed
-    into one uint64 (bit c = on in plane c; up to 64 levels), so a slot costs one lookup
-    per neuron instead of one per cycle, and neurons with no slot on are skipped."""
-    n_neurons, n_slots = receptors.shape
+def receptor_cycle_bits(planes, bits):
+    """Pack each receptor's on/off state over the cycles into one uint64 (bit c = on in
+    plane c; up to 64 levels). planes: (levels, receptors) bool; bits: (receptors,) out."""
     n_levels, n_receptors = planes.shape
-    bits = np.zeros(n_receptors, dtype=np.uint64)
-    for c in range(n_levels):
-        for r in range(n_receptors):
+    for r in range(n_receptors):
+        b = np.uint64(0)
+        for c in range(n_levels):
             if planes[c, r]:
-                bits[r] |= np.uint64(1) << np.uint64(c)
+                b |= np.uint64(1) << np.uint64(c)
+        bits[r] = b
+
+
+@njit(cache=True)
+def reinforce_column_with_bits(receptors, weights, bits, n_levels, amount, threshold,
+                               learn_low, learn_high, prune_below):
+    """`reinforce_column`, faster: a slot costs one lookup of its receptor's cycle bits per
+    neuron instead of one per cycle, and neurons with no slot on are skipped."""
+    n_neurons, n_slots = receptors.shape
     slot_bits = np.zeros(n_slots, dtype=np.uint64)
     contributing = np.zeros(n_slots, dtype=np.bool_)
     pruned = 0
@@ -167,6 +173,16 @@ def reinforce_column_bits(receptors, weights, planes, amount, threshold, learn_l
                 contributing[:] = False
             t = t >> 1
     return pruned
+
+
+@njit(cache=True)
+def reinforce_column_bits(receptors, weights, planes, amount, threshold, learn_low,
+                          learn_high, prune_below):
+    """`reinforce_column` through the packed cycle bits (levels <= 64)."""
+    bits = np.zeros(planes.shape[1], dtype=np.uint64)
+    receptor_cycle_bits(planes, bits)
+    return reinforce_column_with_bits(receptors, weights, bits, planes.shape[0], amount,
+                                      threshold, learn_low, learn_high, prune_below)
 
 
 @njit(cache=True)
@@ -198,7 +214,7 @@ def threads() -> int:
 
 @njit(cache=True)
 def observe_stream(units, up, down, denominator, stream):
-    """Feed a stream of integer observations to a quantilizer; returns its new units."""
+    """Feed a stream of integer observations to an exact quantilizer; returns its units."""
     for i in range(stream.shape[0]):
         scaled = stream[i] * denominator
         if scaled > units:

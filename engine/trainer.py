@@ -1,9 +1,11 @@
 """Online training: the spec's batch procedure, priming rules, epochs, and exact state.
 
-Read top to bottom: `Trainer.train_batch` is "One training batch" of shared/SONN.md.
-All randomness comes from one PCG64 `numpy.random.Generator` owned by the trainer; its
-state, the counters, the quantilizers and the network round-trip through plain arrays and
-a JSON-able dict (`state_dict` / `from_state`), so a run can resume bit-identically.
+Read top to bottom: `Trainer.train_batch` is "One training batch" of shared/SONN.md, run
+as one compiled call (`engine.batch.train_batch`). All randomness comes from one generator
+owned by the trainer (PCG64, or glibc's rand() in D𝜋's faithful mode), held as a state array
+that the kernel advances; it, the counters, the quantilizers and the network round-trip
+through plain arrays and a JSON-able dict (`state_dict` / `from_state`), so a run can
+resume bit-identically.
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .config import Config
+from . import batch, kernels
+from .config import CHOICES, Config
 from .encoding import sample_masks
+from .generators import (
+    GEN_GLIBC,
+    GEN_PCG64,
+    glibc_state,
+    pcg64_load_state,
+    pcg64_state_array,
+)
 from .network import Network
 from .quantilizer import Quantilizer
 
-SAMPLINGS = ("permutation", "independent")
+SAMPLINGS = CHOICES["sampling"]
 
 
 def margins(counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,76 +82,93 @@ class TrainerState:
     samples_seen: int = 0
     epoch: int = 0              # completed epochs
     cursor: int = 0             # batches of the current epoch already trained
+    evaluated_at_positive: int = 0   # positive_learns at the last mid-batch evaluation point
     counters: Counters = field(default_factory=Counters)
 
 
+_COUNTER_FIELDS = (  # TrainerState / Counters fields in `engine.batch` counter order
+    ("batches_seen", None), ("positive_learns", None), ("negative_learns", None),
+    ("samples_seen", None), ("evaluated_at_positive", None), (None, "samples"),
+    (None, "online_correct"), (None, "online_no_decision"), (None, "positive_steps"),
+    (None, "negative_steps"), (None, "grown"), (None, "pruned_reinforce"),
+    (None, "pruned_decay"))
+
+
 class Trainer:
-    """Owns the network, the quantilizers, the counters and the random generator."""
+    """Owns the network, the quantilizers, the counters and the random generator.
+
+    `eval_every_positive` > 0 with an `on_eval()` callback stops mid-batch at D𝜋's
+    evaluation points (every that many positive steps, SONN.md faithful rule 5).
+    """
 
     def __init__(self, cfg: Config, network: Network | None = None, seed: int = 0,
-                 sampling: str = "permutation") -> None:
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+                 sampling: str | None = None) -> None:
+        if sampling is not None and sampling != cfg.sampling:
+            if sampling not in SAMPLINGS:
+                raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+            cfg = cfg.replace(sampling=sampling)
         self.cfg = cfg
         self.net = network if network is not None else Network.new(cfg)
-        self.sampling = sampling
+        self.sampling = cfg.sampling
         self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.positive = Quantilizer(cfg.positive_up, cfg.positive_down, cfg.positive_denominator)
-        self.negative = Quantilizer(cfg.negative_up, cfg.negative_down, cfg.negative_denominator)
+        self._gen_kind = GEN_GLIBC if cfg.generator == "glibc" else GEN_PCG64
+        self.rng_state = (glibc_state(seed) if cfg.generator == "glibc"
+                          else pcg64_state_array(self.rng))
+        self.positive = Quantilizer(cfg.positive_up, cfg.positive_down, cfg.positive_denominator,
+                                    arithmetic=cfg.quantilizer)
+        self.negative = Quantilizer(cfg.negative_up, cfg.negative_down, cfg.negative_denominator,
+                                    arithmetic=cfg.quantilizer)
         self.state = TrainerState()
         self._order: np.ndarray = np.zeros(0, np.int64)   # current epoch's batches
+        self.eval_every_positive = 0
+        self.on_eval: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------- one batch
     def train_batch(self, planes: np.ndarray, pixels: np.ndarray, labels: np.ndarray) -> None:
         """One training batch: planes (B, L, R) bool, pixels (B, R) uint8, labels (B,)."""
-        cfg, st, net = self.cfg, self.state, self.net
-        labels = labels.astype(np.int64)
+        cfg, net = self.cfg, self.net
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        planes = np.ascontiguousarray(planes, dtype=np.bool_)
+        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
         n = labels.shape[0]
-        # 1. a batch of distinct samples
-        st.batches_seen += 1
-        # 2. spike counts with frozen weights
-        counts = net.spike_counts_masks(sample_masks(planes), n)
-        correct, no_decision = decided_correct(counts, labels)
-        # 3. quantilizers observe, in batch order (err, then each false column ascending)
-        err, excess = margins(counts, labels)
-        false_mask = np.ones_like(excess, dtype=bool)
-        false_mask[np.arange(n), labels] = False
-        self.positive.observe_all(err)
-        self.negative.observe_all(excess[false_mask])     # row-major: sample, then column
-        # 4. learn, in batch order, with the quantilizers as they now stand
-        pos_due = self.positive.reached_by_all(err)
-        neg_due = self.negative.reached_by_all(excess) & false_mask
-        for i in range(n):
-            forced = cfg.prime_forced_positive and st.batches_seen > st.positive_learns
-            if pos_due[i] or forced:
-                self._learn(planes[i], pixels[i], int(labels[i]), positive=True)
-            capped = cfg.prime_negative_cap and (
-                st.negative_learns > (3 * st.positive_learns) // 2)
-            if not capped and neg_due[i].any():
-                for j in np.flatnonzero(neg_due[i]):
-                    self._learn(planes[i], pixels[i], int(j), positive=False)
-        c = st.counters
-        c.samples += n
-        c.online_correct += int(correct.sum())
-        c.online_no_decision += int(no_decision.sum())
-        st.samples_seen += n
+        parts = max(1, 2 * kernels.threads() // cfg.columns + 1)
+        params = batch.pack_params(cfg, parts)
+        receptors = net.connectivity.indices.reshape(-1, cfg.slots)
+        weights = net.connectivity.data.reshape(-1, cfg.slots)
+        masks = sample_masks(planes)
+        counts = np.zeros((n, cfg.columns), np.int64)
+        counters = self._counter_array()
+        q_units = np.array([self.positive.units, self.negative.units], np.int64)
+        q_float = np.array([self.positive.q32, self.negative.q32], np.float32)
+        start = 0
+        while True:
+            start = batch.train_batch(receptors, weights, masks, planes, pixels, labels,
+                                      counts, start, q_units, q_float, counters,
+                                      self.rng_state, params, self.eval_every_positive)
+            self._load_counters(counters)
+            self.positive.units, self.negative.units = int(q_units[0]), int(q_units[1])
+            self.positive.q32, self.negative.q32 = float(q_float[0]), float(q_float[1])
+            if start >= n:
+                return
+            if self.on_eval is not None:
+                self.on_eval()
 
-    def _learn(self, planes: np.ndarray, pixels: np.ndarray, column: int, positive: bool) -> None:
-        """Grow then reinforce one column; positive steps also drive decay."""
-        cfg, st, c = self.cfg, self.state, self.state.counters
-        w0 = cfg.initial_weight if positive else -cfg.initial_weight
-        amount = cfg.reinforce_positive if positive else cfg.reinforce_negative
-        active = np.flatnonzero(pixels > 0)
-        c.grown += self.net.grow(self.rng, active, column, cfg.grow_count, w0)
-        c.pruned_reinforce += self.net.reinforce(planes, column, amount)
-        if positive:
-            st.positive_learns += 1
-            c.positive_steps += 1
-            if cfg.decay_amount > 0 and st.positive_learns % cfg.decay_every == 0:
-                c.pruned_decay += self.net.decay()
-        else:
-            st.negative_learns += 1
-            c.negative_steps += 1
+    def _counter_array(self) -> np.ndarray:
+        st, c = self.state, self.state.counters
+        return np.array([getattr(st, a) if a else getattr(c, b) for a, b in _COUNTER_FIELDS],
+                        dtype=np.int64)
+
+    def _load_counters(self, arr: np.ndarray) -> None:
+        st, c = self.state, self.state.counters
+        for v, (a, b) in zip(arr.tolist(), _COUNTER_FIELDS, strict=True):
+            setattr(st, a, v) if a else setattr(c, b, v)
+
+    def numpy_draw(self, draw: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
+        """Run a numpy draw on the trainer's PCG64 stream (kept in `rng_state`)."""
+        pcg64_load_state(self.rng, self.rng_state)
+        out = draw(self.rng)
+        self.rng_state[:] = pcg64_state_array(self.rng)
+        return out
 
     # ---------------------------------------------------------------------- epochs
     def batches_per_epoch(self, n_train: int) -> int:
@@ -151,13 +178,17 @@ class Trainer:
         """Indices of the current epoch's next batch.
 
         `permutation`: one fresh permutation per epoch, cut into consecutive batches.
-        `independent`: every batch drawn on its own (distinct within the batch), as D𝜋 did.
+        `independent`: every batch drawn on its own (distinct within the batch).
+        `redraw`: D𝜋's program: B draws of rnd(n), a repeat drawn again, in draw order.
         """
         st, bs = self.state, self.cfg.batch_size
+        if self.sampling == "redraw":
+            return batch.draw_batch_redraw(self.rng_state, self._gen_kind, n_train, bs)
         if self.sampling == "independent":
-            return self.rng.choice(n_train, size=min(bs, n_train), replace=False)
+            return self.numpy_draw(lambda r: r.choice(n_train, size=min(bs, n_train),
+                                                      replace=False))
         if st.cursor == 0 or self._order.shape[0] != n_train:
-            self._order = self.rng.permutation(n_train)
+            self._order = self.numpy_draw(lambda r: r.permutation(n_train))
         return self._order[st.cursor * bs:(st.cursor + 1) * bs]
 
     def _advance(self, n_train: int) -> None:
@@ -190,22 +221,32 @@ class Trainer:
 
     # ------------------------------------------------------------------ snapshots
     def state_dict(self) -> dict:
-        """JSON-able: counters, quantilizers, RNG state (big ints as strings), sampling."""
+        """JSON-able: counters, quantilizers, generator state (big ints as strings)."""
         st = asdict(self.state)
-        rng_state = self.rng.bit_generator.state
-        return {
+        out = {
             "trainer": st,
             "sampling": self.sampling,
             "positive_units": self.positive.units,
             "negative_units": self.negative.units,
-            "rng": {
-                "bit_generator": rng_state["bit_generator"],
-                "state": str(rng_state["state"]["state"]),
-                "inc": str(rng_state["state"]["inc"]),
-                "has_uint32": int(rng_state["has_uint32"]),
-                "uinteger": int(rng_state["uinteger"]),
-            },
         }
+        if self.cfg.quantilizer == "binary32":
+            out["positive_q32"] = self.positive.q32
+            out["negative_q32"] = self.negative.q32
+        if self.cfg.generator == "glibc":
+            out["rng"] = {"bit_generator": "glibc",
+                          "words": [int(v) for v in self.rng_state[:34]],
+                          "index": int(self.rng_state[34])}
+            return out
+        pcg64_load_state(self.rng, self.rng_state)
+        rng_state = self.rng.bit_generator.state
+        out["rng"] = {
+            "bit_generator": rng_state["bit_generator"],
+            "state": str(rng_state["state"]["state"]),
+            "inc": str(rng_state["state"]["inc"]),
+            "has_uint32": int(rng_state["has_uint32"]),
+            "uinteger": int(rng_state["uinteger"]),
+        }
+        return out
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The network and the current epoch's order as plain arrays."""
@@ -216,19 +257,31 @@ class Trainer:
     def from_state(cls, cfg: Config, arrays: dict[str, np.ndarray], state: dict) -> Trainer:
         """Rebuild a trainer exactly as `state_dict` / `state_arrays` captured it."""
         net = Network.from_arrays(cfg, arrays["receptors"], arrays["weights"])
-        tr = cls(cfg, net, seed=0, sampling=state["sampling"])
+        tr = cls(cfg, net, seed=0, sampling=state.get("sampling"))
         t = dict(state["trainer"])
         t["counters"] = Counters(**t["counters"])
         tr.state = TrainerState(**t)
         tr.positive.units = int(state["positive_units"])
         tr.negative.units = int(state["negative_units"])
+        if tr.cfg.quantilizer == "binary32":
+            tr.positive.q32 = float(np.float32(state["positive_q32"]))
+            tr.negative.q32 = float(np.float32(state["negative_q32"]))
         r = state["rng"]
-        if r["bit_generator"] != "PCG64":
-            raise ValueError(f"unsupported random generator {r['bit_generator']!r}")
-        tr.rng.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": int(r["state"]), "inc": int(r["inc"])},
-            "has_uint32": int(r["has_uint32"]), "uinteger": int(r["uinteger"]),
-        }
+        want = "glibc" if tr.cfg.generator == "glibc" else "PCG64"
+        if r["bit_generator"] != want:
+            raise ValueError(f"checkpoint holds a {r['bit_generator']!r} generator state; "
+                             f"its config needs {want!r}")
+        if want == "glibc":
+            words = [int(v) for v in r["words"]]
+            if len(words) != 34 or any(not 0 <= v < 2**32 for v in words):
+                raise ValueError("glibc generator state must be 34 words in 0..2**32-1")
+            tr.rng_state = np.array([*words, int(r["index"])], dtype=np.uint64)
+        else:
+            tr.rng.bit_generator.state = {
+                "bit_generator": "PCG64",
+                "state": {"state": int(r["state"]), "inc": int(r["inc"])},
+                "has_uint32": int(r["has_uint32"]), "uinteger": int(r["uinteger"]),
+            }
+            tr.rng_state = pcg64_state_array(tr.rng)
         tr._order = np.asarray(arrays.get("epoch_order", np.zeros(0)), dtype=np.int64)
         return tr

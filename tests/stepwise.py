@@ -1,0 +1,71 @@
+"""The step-by-step trainer: snnpipe's original Python batch loop, kept as the reference that
+the compiled batch (`engine.batch.train_batch`) must match bit for bit (exact mode).
+
+Every learning step goes through Python: numpy's `Generator.choice`/`integers` for growth,
+one kernel call per reinforcement, counters in Python. Slow and obviously the spec.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.encoding import sample_masks
+from engine.generators import pcg64_load_state, pcg64_state_array
+from engine.trainer import Trainer, decided_correct, margins
+
+
+class StepwiseTrainer(Trainer):
+    def train_batch(self, planes, pixels, labels):
+        assert self.cfg.generator == "pcg64" and self.cfg.quantilizer == "exact"
+        pcg64_load_state(self.rng, self.rng_state)
+        self._train_batch(planes, pixels, labels)
+        self.rng_state[:] = pcg64_state_array(self.rng)
+
+    def _train_batch(self, planes, pixels, labels):
+        cfg, st, net = self.cfg, self.state, self.net
+        labels = labels.astype(np.int64)
+        n = labels.shape[0]
+        # 1. a batch of distinct samples
+        st.batches_seen += 1
+        # 2. spike counts with frozen weights
+        counts = net.spike_counts_masks(sample_masks(planes), n)
+        correct, no_decision = decided_correct(counts, labels)
+        # 3. quantilizers observe, in batch order (err, then each false column ascending)
+        err, excess = margins(counts, labels)
+        false_mask = np.ones_like(excess, dtype=bool)
+        false_mask[np.arange(n), labels] = False
+        self.positive.observe_all(err)
+        self.negative.observe_all(excess[false_mask])     # row-major: sample, then column
+        # 4. learn, in batch order, with the quantilizers as they now stand
+        pos_due = self.positive.reached_by_all(err)
+        neg_due = self.negative.reached_by_all(excess) & false_mask
+        for i in range(n):
+            forced = cfg.prime_forced_positive and st.batches_seen > st.positive_learns
+            if pos_due[i] or forced:
+                self._learn(planes[i], pixels[i], int(labels[i]), positive=True)
+            capped = cfg.prime_negative_cap and (
+                st.negative_learns > (3 * st.positive_learns) // 2)
+            if not capped and neg_due[i].any():
+                for j in np.flatnonzero(neg_due[i]):
+                    self._learn(planes[i], pixels[i], int(j), positive=False)
+        c = st.counters
+        c.samples += n
+        c.online_correct += int(correct.sum())
+        c.online_no_decision += int(no_decision.sum())
+        st.samples_seen += n
+
+    def _learn(self, planes, pixels, column, positive):
+        cfg, st, c = self.cfg, self.state, self.state.counters
+        w0 = cfg.initial_weight if positive else -cfg.initial_weight
+        amount = cfg.reinforce_positive if positive else cfg.reinforce_negative
+        active = np.flatnonzero(pixels > 0)
+        c.grown += self.net.grow(self.rng, active, column, cfg.grow_count, w0)
+        c.pruned_reinforce += self.net.reinforce(planes, column, amount)
+        if positive:
+            st.positive_learns += 1
+            c.positive_steps += 1
+            if cfg.decay_amount > 0 and st.positive_learns % cfg.decay_every == 0:
+                c.pruned_decay += self.net.decay()
+        else:
+            st.negative_learns += 1
+            c.negative_steps += 1
