@@ -6,13 +6,17 @@ import tomllib
 from pathlib import Path
 
 from engine import PRESETS, Config, ConfigError
+from engine.config import CHOICES, PRESET_SEEDS
 
 from .errors import PipelineError
 
 
 def parse_value(key: str, text: str):
-    """`--set` values in TOML syntax (ints, true/false, [192, 128]); `a,b,c` lists too."""
+    """`--set` values in TOML syntax (ints, true/false, [192, 128]); `a,b,c` lists too;
+    the rule switches (quantilizer, generator, growth, sampling) as bare words."""
     text = text.strip()
+    if key in CHOICES and text in CHOICES[key]:
+        return text
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -22,6 +26,8 @@ def parse_value(key: str, text: str):
             return [int(p) for p in text.split(",") if p.strip()]
         except ValueError:
             pass
+    if key in CHOICES:
+        raise PipelineError(f"--set {key}={text}: choose one of {', '.join(CHOICES[key])}")
     raise PipelineError(f"--set {key}={text}: cannot read {text!r}; use an integer, true/false "
                         "or a list like [192, 128, 64, 1]")
 
@@ -63,3 +69,8 @@ def build_config(preset: str = "default", config_file: Path | None = None,
         return Config.from_dict(data)
     except ConfigError as exc:
         raise PipelineError(f"invalid configuration: {exc}") from None
+
+
+def preset_seed(preset: str, seed: int | None) -> int:
+    """The run's seed: as given, else the preset's (dpi-program: D𝜋's srand(1000)), else 0."""
+    return seed if seed is not None else PRESET_SEEDS.get(preset, 0)

@@ -17,7 +17,7 @@ from typing import Protocol
 from engine import Config
 from engine.trainer import Trainer
 from stores import checkpoint as ckpt
-from stores import runs
+from stores import faults, runs
 from stores.dataset import Dataset
 
 from .data import check_levels, open_store
@@ -184,6 +184,7 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
 
                 def on_batch(n: int, stop=stop) -> bool:
                     reporter.batch(n, trainer)
+                    faults.hit("batch", trainer.state.batches_seen)
                     return not stop.requested
 
                 done = trainer.train_epoch(train_split.planes, train_split.pixels,

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -96,30 +95,28 @@ def test_resume_is_bit_identical(mnist_store, tmp_path):
 
 
 LONG_RUN = ["--epochs", 4, "--set", "neurons=198", "--limit-train", 30000, "--limit-test", 500]
+BATCHES_PER_EPOCH = 150          # 30,000 images / 200
 
 
-def signal_after_first_epoch(run, sig, delay=0.0):
-    """Start a training run, send `sig` once epoch 1's row is printed; returns (code, stderr)."""
-    proc = subprocess.Popen([*SNNPIPE, "train", *map(str, LONG_RUN), "--run-dir", str(run)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "WANDB_MODE": "disabled"})
-    for line in proc.stdout:
-        if line.split()[:1] == ["1"]:
-            break
-    time.sleep(delay)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=300)
-    return proc.returncode, err
+def signal_at_batch(run, sig, batch):
+    """Run training that sends itself `sig` right after batch number `batch` (the test-only
+    SNNPIPE_FAULT hook: no sleeps, the signal lands at a known point every time)."""
+    res = subprocess.run([*SNNPIPE, "train", *map(str, LONG_RUN), "--run-dir", str(run)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "WANDB_MODE": "disabled",
+                              "SNNPIPE_FAULT": f"{sig.name}@batch:{batch}"})
+    return res.returncode, res.stderr
 
 
 def test_ctrl_c_checkpoints_mid_epoch_and_resumes_identically(mnist_store, tmp_path):
     run = tmp_path / "interrupted"
-    # interrupt during the second epoch
-    code, err = signal_after_first_epoch(run, signal.SIGINT, delay=0.2)
+    # interrupt 40 batches into the second epoch
+    code, err = signal_at_batch(run, signal.SIGINT, BATCHES_PER_EPOCH + 40)
     assert code == 130, err
     assert f"snnpipe train --resume {run}" in err
     last = ckpt.load(run / "checkpoints" / "last.zarr")
-    assert last.state["trainer"]["epoch"] == 1 and last.state["trainer"]["cursor"] > 0
+    assert last.state["trainer"]["epoch"] == 1 and last.state["trainer"]["cursor"] == 40
+    assert len(read_metrics(run)) == 1
     assert cli("train", "--resume", run, "--epochs", 4).returncode == 0
     straight = tmp_path / "straight"
     assert cli("train", *LONG_RUN, "--run-dir", straight).returncode == 0
@@ -203,9 +200,9 @@ def test_committed_reproduction_checkpoint_evaluates_to_its_recorded_accuracy(mn
 
 def test_sigterm_checkpoints_like_ctrl_c(mnist_store, tmp_path):
     run = tmp_path / "terminated"
-    code, err = signal_after_first_epoch(run, signal.SIGTERM)
+    # on the last batch of epoch 1: the epoch completes, is recorded, then training stops
+    code, err = signal_at_batch(run, signal.SIGTERM, BATCHES_PER_EPOCH)
     assert code == 130, err
     state = ckpt.load(run / "checkpoints" / "last.zarr").state["trainer"]
-    # stopped after epoch 1's row: at that epoch boundary, or a batch into epoch 2
-    assert state["epoch"] in (1, 2) and state["epoch"] < 4
-    assert len(read_metrics(run)) == state["epoch"]
+    assert (state["epoch"], state["cursor"]) == (1, 0)
+    assert [r["epoch"] for r in read_metrics(run)] == [1]
