@@ -153,6 +153,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sampling": ("permutation", "independent", "redraw"),
 }
 
+FIELD_HELP: dict[str, str] = {
+    "quantilizer": "exact (spec: integer units) | binary32 (D𝜋's program: float32 q)",
+    "generator": "pcg64 (numpy) | glibc (D𝜋's program: srand(seed), rand())",
+    "growth": "uniform (spec) | dpi-walk (D𝜋's program: his free-slot walk)",
+    "sampling": "permutation (per epoch) | independent | redraw (D𝜋's: rnd(n), redraw repeats)",
+}
+
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,
           "grow_count": 20, "decay_amount": 10}
 _PROGRAM = {"quantilizer": "binary32", "generator": "glibc", "growth": "dpi-walk",
@@ -168,4 +175,4 @@ PRESETS: dict[str, dict[str, Any]] = {
 # A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).
 PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
 
-__all__ = ["CHOICES", "Config", "ConfigError", "PRESETS", "PRESET_SEEDS"]
+__all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS", "PRESET_SEEDS"]

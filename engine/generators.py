@@ -201,3 +201,10 @@ def _bounded(st, kind, mx):
     if kind == GEN_GLIBC:
         return glibc_rand(st) % (mx + 1)
     return np.int64(pcg64_bounded(st, uint64(mx)))
+
+
+@njit(cache=True)
+def glibc_fill(st, out):
+    """out[i] = successive `rand()` values (for checks against the C library)."""
+    for i in range(out.shape[0]):
+        out[i] = glibc_rand(st)

@@ -9,24 +9,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from engine import PRESETS, ConfigError
 from stores.errors import StoreError
 
 from .errors import PipelineError
+from .report import RichReporter, err, out
 
 app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:
-    out = Console(highlight=False, soft_wrap=True, width=140)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
 DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
@@ -34,7 +28,13 @@ PresetOpt = Annotated[str, typer.Option(help=f"Named configuration: {', '.join(P
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a Config field, e.g. --set neurons=79 (repeatable).")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="TOML file of Config fields (flat, or under [config]).")]
+    "--config", help="TOML file of Config fields (flat, or under a \\[config] table).")]
+SeedOpt = Annotated[int | None, typer.Option(
+    help="Seed of the run's one random generator (default: the preset's, else 0; "
+         "dpi-program: 1000).")]
+SamplingOpt = Annotated[str | None, typer.Option(
+    help="permutation (fresh permutation per epoch), independent (each batch drawn on its "
+         "own) or redraw (D𝜋's rnd(n) with redraw on repeats); default: the config's.")]
 
 
 def user_errors(fn):
@@ -98,73 +98,16 @@ def preprocess(
 @user_errors
 def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
                 set_: SetOpt = None) -> None:
-    """Print the effective configuration as TOML."""
+    """Print the effective configuration as TOML (D𝜋's program switches explained)."""
+    from engine.config import FIELD_HELP
     from stores.runs import to_toml
 
-    from .configuration import build_config
-    out.print(to_toml(build_config(preset, config, set_).to_dict()), end="")
+    from .configuration import build_config, preset_seed
+    out.print(to_toml(build_config(preset, config, set_).to_dict(), FIELD_HELP), end="")
+    out.print(f"# runs of this preset default to --seed {preset_seed(preset, None)}")
 
 
 # ------------------------------------------------------------------------- train
-class RichReporter:
-    """Progress bar per epoch and one table row per epoch."""
-
-    COLUMNS = [("epoch", "{:>5}"), ("online", "{:>7}"), ("test", "{:>7}"), ("nodec", "{:>6}"),
-               ("+steps", "{:>6}"), ("-steps", "{:>6}"), ("live", "{:>7}"), ("grown", "{:>6}"),
-               ("pruned", "{:>6}"), ("q+", "{:>6}"), ("q-", "{:>6}"), ("sec", "{:>6}")]
-
-    def __init__(self) -> None:
-        self.progress: Progress | None = None
-        self.task = None
-
-    def start(self, info: dict) -> None:
-        verb = "resuming" if info["resumed"] else "training"
-        out.print(f"{verb} in {info['run_dir']}: {info['train']} train / {info['test']} test "
-                  f"samples, epochs {info['epoch'] + 1}..{info['epochs']}")
-        out.print(" ".join(fmt.format(name) for name, fmt in self.COLUMNS))
-
-    def epoch_start(self, epoch: int, samples: int) -> None:
-        if not err.is_terminal:      # logs and CI get the per-epoch rows only
-            return
-        self.progress = Progress(
-            TextColumn(f"epoch {epoch}"), BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("acc {task.fields[acc]}"), TextColumn("+{task.fields[pos]} "
-                                                             "-{task.fields[neg]}"),
-            TimeRemainingColumn(), console=err, transient=True)
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=samples, rate="", acc="-",
-                                           pos=0, neg=0)
-
-    def batch(self, samples: int, trainer) -> None:
-        if self.progress is None:
-            return
-        c = trainer.state.counters
-        task = self.progress.tasks[0]
-        speed = task.speed or 0
-        self.progress.update(self.task, advance=samples, rate=f"{speed:,.0f} samples/s",
-                             acc=f"{c.online_correct / max(c.samples, 1):.3f}",
-                             pos=c.positive_steps, neg=c.negative_steps)
-
-    def epoch_end(self, row: dict) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-        test = "-" if row["test_accuracy"] is None else f"{100 * row['test_accuracy']:.2f}"
-        nodec = "-" if row["test_no_decision"] is None else f"{100 * row['test_no_decision']:.1f}"
-        values = [row["epoch"], f"{100 * row['train_online_accuracy']:.2f}", test, nodec,
-                  row["positive_steps"], row["negative_steps"], row["live_connections"],
-                  row["grown"], row["pruned_reinforce"] + row["pruned_decay"],
-                  f"{row['q_positive']:.2f}", f"{row['q_negative']:.2f}",
-                  f"{row['seconds']:.1f}"]
-        out.print(" ".join(fmt.format(v) for (_, fmt), v in zip(self.COLUMNS, values,
-                                                                 strict=True)))
-
-    def message(self, text: str) -> None:
-        err.print(f"[yellow]warning:[/yellow] {text}", soft_wrap=True)
-
-
 def _latest_run(runs_root: Path) -> Path:
     found = sorted((p for p in runs_root.glob("*") if (p / "run.json").exists()),
                    key=lambda p: p.stat().st_mtime)
@@ -181,12 +124,10 @@ def train(
     config: ConfigOpt = None,
     preset: PresetOpt = "default",
     set_: SetOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed of the run's one random generator.")] = 0,
+    seed: SeedOpt = None,
     run_dir: Annotated[Path | None, typer.Option(
         help="Run folder (default runs/<dataset>-<timestamp>).")] = None,
-    sampling: Annotated[str, typer.Option(
-        help="permutation (fresh permutation per epoch) or independent (D𝜋's: each batch "
-             "drawn on its own).")] = "permutation",
+    sampling: SamplingOpt = None,
     limit_train: Annotated[int | None, typer.Option(help="Use the first N train images.")] = None,
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test images.")] = None,
     eval_every: Annotated[int, typer.Option(help="Test-set accuracy every E epochs.")] = 1,
@@ -200,24 +141,24 @@ def train(
     store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
 ) -> None:
     """Train the SONN; metrics to RUN_DIR/metrics.jsonl and wandb, checkpoints in zarr."""
-    from .configuration import build_config
+    from .configuration import build_config, preset_seed
     from .tracking import WANDB_MODES, default_wandb_mode
     from .train import TrainOptions
     from .train import train as run
-    if sampling not in ("permutation", "independent"):
-        raise PipelineError(f"--sampling {sampling!r}: choose permutation or independent")
     mode = wandb_mode or default_wandb_mode()
     if mode not in WANDB_MODES:
         raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
     if resume is not None:
-        if set_ or config is not None or preset != "default":
-            raise PipelineError("--resume continues with the run's own config; drop "
-                                "--set/--config/--preset")
+        if set_ or config is not None or preset != "default" or sampling or seed is not None:
+            raise PipelineError("--resume continues with the run's own config and seed; drop "
+                                "--set/--config/--preset/--sampling/--seed")
         if str(resume) == "latest":
             resume = _latest_run(Path("runs"))
-    cfg = build_config(preset, config, set_)
+    cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
+                                                          if sampling else [])])
     opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
-                        store=store, seed=seed, run_dir=run_dir, sampling=sampling,
+                        store=store, seed=preset_seed(preset, seed), run_dir=run_dir,
+                        sampling=cfg.sampling,
                         limit_train=limit_train, limit_test=limit_test, eval_every=eval_every,
                         checkpoint_every=checkpoint_every, resume=resume, wandb_mode=mode)
     result = run(opts, RichReporter())
@@ -286,27 +227,26 @@ def eval_(
 # ------------------------------------------------------------- issue 5: reproduce
 def _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples, run_dir,
                        wandb_mode, **kw):
-    from .configuration import build_config
+    from .configuration import build_config, preset_seed
     from .reproduce import ReproduceOptions
     from .tracking import WANDB_MODES, default_wandb_mode
-    if sampling not in ("permutation", "independent"):
-        raise PipelineError(f"--sampling {sampling!r}: choose permutation or independent")
     mode = wandb_mode or default_wandb_mode()
     if mode not in WANDB_MODES:
         raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
-    return ReproduceOptions(config=build_config(preset, config, set_), seed=seed,
-                            sampling=sampling, eval_every_samples=eval_every_samples,
-                            run_dir=run_dir, wandb_mode=mode, **kw)
+    sets = [*(set_ or []), *([f"sampling={sampling}"] if sampling else [])]
+    return ReproduceOptions(config=build_config(preset, config, sets),
+                            seed=preset_seed(preset, seed),
+                            eval_every_samples=eval_every_samples, run_dir=run_dir,
+                            wandb_mode=mode, **kw)
 
 
 def _print_point(p: dict) -> None:
-    out.print(f"{p['samples_seen']:>11,} samples  {p['wall_seconds'] / 60:6.1f} min  "
-              f"test {100 * p['test_accuracy']:6.2f} %  train {100 * p['train_accuracy']:6.2f} %"
-              f"  no-decision {100 * p['test_no_decision']:5.2f} %  +{p['positive_learns']:,}"
-              f" -{p['negative_learns']:,}  live {p['live_positive'] + p['live_negative']:,}")
-
-
-SamplingOpt = Annotated[str, typer.Option(help="permutation or independent (D𝜋's).")]
+    out.print(f"{p['samples_seen']:>11,} samples  batch {p['batches_seen']:>7,}  "
+              f"{p['wall_seconds'] / 60:6.1f} min  test {100 * p['test_accuracy']:6.2f} %  "
+              f"train {100 * p['train_accuracy']:6.2f} %  no-decision "
+              f"{100 * p['test_no_decision']:5.2f} %  +{p['positive_learns']:,} "
+              f"-{p['negative_learns']:,}  q+ {p['q_positive']:.4f} q- {p['q_negative']:.4f}  "
+              f"live {p['live_positive'] + p['live_negative']:,}")
 
 
 @app.command()
@@ -315,23 +255,39 @@ def reproduce(
     hours: Annotated[float, typer.Option(help="Wall-clock budget.")] = 2.0,
     target: Annotated[float, typer.Option(help="Stop at this test accuracy (%).")] = 98.65,
     max_samples: Annotated[int | None, typer.Option(help="Stop after N samples.")] = None,
-    eval_every_samples: Annotated[int, typer.Option(
-        help="Evaluate the full test set every N samples seen.")] = 250_000,
-    sampling: SamplingOpt = "permutation",
-    seed: Annotated[int, typer.Option()] = 0,
+    eval_every_samples: Annotated[int | None, typer.Option(
+        help="Evaluate the full test set every N samples seen (default 250,000 unless "
+             "--eval-every-positive is given).")] = None,
+    eval_every_positive: Annotated[int | None, typer.Option(
+        help="Evaluate at D𝜋's points: every K positive learning steps, mid-batch.")] = None,
+    checkpoint_every_samples: Annotated[int, typer.Option(
+        help="Write checkpoints/last.zarr every N samples (for --resume).")] = 2_000_000,
+    sampling: SamplingOpt = None,
+    seed: SeedOpt = None,
     preset: PresetOpt = "default",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     run_dir: Annotated[Path | None, typer.Option(help="Run folder.")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue a reproduce RUN_DIR from its last.zarr (--hours is this sitting's "
+             "budget).")] = None,
     wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
-    """Train D𝜋's configuration on full MNIST for a time budget; curves, plots, best model."""
+    """Train a configuration on full MNIST for a time budget; curves, plots, best model."""
     from .plots import plot_run
     from .reproduce import reproduce as run
+    if resume is not None and (set_ or config is not None or preset != "default" or sampling
+                               or seed is not None or run_dir is not None):
+        raise PipelineError("--resume continues with the run's own config, seed and folder; "
+                            "drop --set/--config/--preset/--sampling/--seed/--run-dir")
+    if eval_every_samples is None and eval_every_positive is None:
+        eval_every_samples = 250_000
     opts = _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples,
                               run_dir, wandb_mode, hours=hours, target=target,
-                              max_samples=max_samples, data_dir=data_dir)
+                              max_samples=max_samples, data_dir=data_dir,
+                              eval_every_positive=eval_every_positive,
+                              checkpoint_every_samples=checkpoint_every_samples, resume=resume)
     res = run(opts, on_point=_print_point)
     best = res.best
     out.print(f"stopped: {res.stopped_by}. best test accuracy {100 * best['test_accuracy']:.2f} %"
@@ -358,8 +314,8 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
 @user_errors
 def priming(
     samples: Annotated[int, typer.Option(help="Samples per variant.")] = 2_000_000,
-    sampling: SamplingOpt = "permutation",
-    seed: Annotated[int, typer.Option()] = 0,
+    sampling: SamplingOpt = None,
+    seed: SeedOpt = None,
     run_dir: Annotated[Path, typer.Option(help="Folder for the four runs.")] = Path(
         "runs/priming"),
     wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,

@@ -1,7 +1,7 @@
 """Pictures of a run: learning curves, counters, confusion matrix, receptive fields.
 
 Works on both kinds of run folder: `snnpipe train` (metrics.jsonl, one row per epoch) and
-`snnpipe reproduce` (results/reproduce-*.jsonl, one row per evaluation point).
+`snnpipe reproduce` (results.jsonl, one row per evaluation point).
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from stores import runs  # noqa: E402
 from .errors import PipelineError  # noqa: E402
 
 DPI_TARGET = 98.65
-# D𝜋's own program, default configuration, batches drawn independently, on this machine.
-DPI_POINTS = [(1_030_000, 66.45)]
+# D𝜋's own program's printout, default configuration, seed 1000 (SONN.md, faithful rule 5).
+DPI_POINTS = [(1_025_400, 66.45)]
 
 
 def load_points(run_dir: Path) -> list[dict]:
     """Evaluation points of a run, normalised to reproduce-style keys."""
     run_dir = Path(run_dir)
-    files = sorted((run_dir / "results").glob("reproduce-*.jsonl"))
+    files = sorted((run_dir / "results").glob("reproduce-*.jsonl"))   # before 2026-11
+    if (run_dir / "results.jsonl").exists():
+        files = [run_dir / "results.jsonl"]
     if files:
         return [json.loads(ln) for ln in files[-1].read_text().splitlines() if ln.strip()]
     rows = runs.read_metrics(run_dir)
@@ -70,7 +72,7 @@ def plot_curves(points: list[dict], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     _accuracy(ax, samples, points, "samples seen (millions)")
     ax.plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
-            label="Dπ's program here (independent batches)")
+            label="Dπ's program's printout")
     ax.set_ylim(min(ax.get_ylim()[0], min(a for _, a in DPI_POINTS) - 3), 100)
     if samples and samples[-1] / max(samples[0], 1e-9) > 50:
         ax.set_xscale("log")                # long runs: keep the early curve readable

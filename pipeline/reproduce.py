@@ -1,10 +1,11 @@
-"""The reproduction run: D𝜋's configuration on full MNIST for a wall-clock budget.
+"""The reproduction run: a configuration on full MNIST for a wall-clock budget.
 
-Unlike `train`, progress is measured in samples seen: the full test set (and a fixed
-train subset) is evaluated every `eval_every_samples`, the best checkpoint is kept, and
-every point (accuracy, samples seen, wall time, all counters) goes to
-`RUN_DIR/results/reproduce-<date>.jsonl` and to wandb. Stops at the time budget, the
-target accuracy, or `max_samples`, whichever comes first.
+Unlike `train`, progress is measured in samples seen. The full test set (and a fixed train
+subset) is evaluated every `eval_every_samples`, or at D𝜋's own evaluation points
+(`eval_every_positive`: every K positive learning steps, mid-batch, as his program did).
+Every point goes to `RUN_DIR/results.jsonl` and to wandb; the best checkpoint is kept, and
+`last.zarr` every `checkpoint_every_samples` so a run can span sittings (`resume`). Stops at
+the time budget, the target accuracy, or `max_samples`, whichever comes first.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from engine import Config
@@ -21,11 +21,13 @@ from stores import checkpoint as ckpt
 from stores import runs
 
 from .data import check_levels, open_store
+from .errors import PipelineError
 from .evaluate import evaluate
 from .tracking import WandbTracker
 from .train import StopFlag
 
 TRAIN_EVAL_SAMPLES = 10_000   # train accuracy on a fixed subset: the first 10,000 images
+RESULTS = "results.jsonl"
 
 
 @dataclass
@@ -34,8 +36,9 @@ class ReproduceOptions:
     hours: float = 2.0
     target: float = 98.65
     max_samples: int | None = None
-    eval_every_samples: int = 250_000
-    sampling: str = "permutation"
+    eval_every_samples: int | None = 250_000
+    eval_every_positive: int | None = None
+    checkpoint_every_samples: int = 2_000_000
     seed: int = 0
     dataset: str = "mnist"
     data_dir: Path = Path("data")
@@ -43,6 +46,7 @@ class ReproduceOptions:
     run_dir: Path | None = None
     runs_root: Path = Path("runs")
     wandb_mode: str = "offline"
+    resume: Path | None = None
 
 
 @dataclass
@@ -54,39 +58,112 @@ class ReproduceResult:
     stopped_by: str
 
 
+@dataclass
+class Progress:
+    """What a sitting hands to the next one, inside last.zarr's metrics."""
+
+    next_eval: int = 0              # samples_seen at which the next sample-based point falls
+    next_checkpoint: int = 0
+    best_test_accuracy: float | None = None
+    wall_seconds: float = 0.0       # over all sittings
+    eval_seconds: float = 0.0
+
+
+def _check(opts: ReproduceOptions) -> None:
+    if not opts.eval_every_samples and not opts.eval_every_positive:
+        raise PipelineError("give --eval-every-samples N or --eval-every-positive K (>= 1)")
+    for name in ("eval_every_samples", "eval_every_positive", "max_samples"):
+        value = getattr(opts, name)
+        if value is not None and value < 1:
+            raise PipelineError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if opts.checkpoint_every_samples < 1:
+        raise PipelineError("--checkpoint-every-samples must be >= 1")
+
+
+def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress, list[dict]]:
+    """Reload a reproduce run folder: its options, last.zarr and the points up to it."""
+    run_dir = Path(opts.resume)
+    info_path = run_dir / "run.json"
+    if not info_path.is_file():
+        raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
+    info = json.loads(info_path.read_text())
+    if info.get("kind") != "reproduce":
+        raise PipelineError(f"{run_dir} is a train run; continue it with snnpipe train --resume")
+    last = runs.checkpoints_dir(run_dir) / "last.zarr"
+    if not last.exists():
+        raise PipelineError(f"{run_dir} has no checkpoints/last.zarr to resume from")
+    cp = ckpt.load(last)
+    saved = info["options"]
+    opts = ReproduceOptions(
+        config=cp.cfg, hours=opts.hours, target=opts.target, max_samples=opts.max_samples,
+        eval_every_samples=saved["eval_every_samples"],
+        eval_every_positive=saved.get("eval_every_positive"),
+        checkpoint_every_samples=saved.get("checkpoint_every_samples", 2_000_000),
+        seed=saved["seed"], dataset=saved["dataset"], data_dir=opts.data_dir, store=opts.store,
+        run_dir=run_dir, wandb_mode=opts.wandb_mode, resume=run_dir)
+    trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
+    progress = Progress(**cp.metrics["reproduce"])
+    seen = trainer.state.samples_seen
+    points = [p for p in _read_points(run_dir / RESULTS) if p["samples_seen"] <= seen]
+    return opts, trainer, progress, points
+
+
+def _read_points(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
 def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
-    cfg = opts.config
+    _check(opts)
+    if opts.resume is not None:
+        opts, trainer, progress, points = _resume(opts)
+        run_dir = Path(opts.resume)
+    else:
+        trainer = Trainer(opts.config, seed=opts.seed)
+        progress = Progress(next_eval=opts.eval_every_samples or 0,
+                            next_checkpoint=opts.checkpoint_every_samples)
+        points = []
+        run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
+            opts.runs_root, f"reproduce-{opts.dataset}")
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
+                                "to continue it, or another --run-dir")
+    cfg = trainer.cfg
     ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds)
     train, test = ds.load("train"), ds.load("test")
     train_eval = train.head(TRAIN_EVAL_SAMPLES)
-    run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
-        opts.runs_root, f"reproduce-{opts.dataset}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
-    results = run_dir / "results" / f"reproduce-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
-    results.parent.mkdir(parents=True, exist_ok=True)
+    results = run_dir / RESULTS
     info = {"options": {"hours": opts.hours, "target": opts.target, "seed": opts.seed,
-                        "sampling": opts.sampling, "dataset": opts.dataset,
+                        "sampling": cfg.sampling, "dataset": opts.dataset,
                         "eval_every_samples": opts.eval_every_samples,
+                        "eval_every_positive": opts.eval_every_positive,
+                        "checkpoint_every_samples": opts.checkpoint_every_samples,
                         "max_samples": opts.max_samples, "limit_train": None,
                         "limit_test": None, "eval_every": 1, "checkpoint_every": 1},
-            "kind": "reproduce", "results": str(results.relative_to(run_dir))}
-    runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+            "kind": "reproduce", "results": RESULTS}
+    if opts.resume is None:
+        runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
+        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+    # the points after last.zarr will be recomputed, identically
+    runs.write_text_atomic(results, "".join(json.dumps(p, sort_keys=True) + "\n"
+                                            for p in points))
     tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
                            name=run_dir.name)
 
-    trainer = Trainer(cfg, seed=opts.seed, sampling=opts.sampling)
     budget = opts.hours * 3600.0
-    start = time.perf_counter()
-    eval_seconds = 0.0          # time spent evaluating; wall - eval = training time
-    next_eval = opts.eval_every_samples
-    points: list[dict] = []
-    best: dict | None = None
-    stopped_by = "time budget"
+    start = time.perf_counter() - progress.wall_seconds
+    best = max(points, key=lambda p: p["test_accuracy"], default=None)
+    state = {"done": False, "stopped_by": "time budget"}
 
-    def record() -> dict:
-        nonlocal best, eval_seconds
+    def save(name: str, metrics: dict) -> None:
+        ckpt.save(runs.checkpoints_dir(run_dir) / name, cfg, trainer.state_arrays(),
+                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums)
+
+    def record(mid_batch: bool) -> dict:
+        nonlocal best
         st = trainer.state
         began = time.perf_counter()
         te = evaluate(trainer.net, test)
@@ -94,8 +171,8 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
         pos, neg = trainer.net.live_connections()
         point = {
             "samples_seen": st.samples_seen, "epoch": st.epoch + st.cursor /
-            trainer.batches_per_epoch(len(train)),
-            "wall_seconds": began - start, "train_seconds": began - start - eval_seconds,
+            trainer.batches_per_epoch(len(train)), "mid_batch": mid_batch,
+            "wall_seconds": began - start, "train_seconds": began - start - progress.eval_seconds,
             "test_accuracy": te["accuracy"], "test_no_decision": te["no_decision"],
             "train_accuracy": tr["accuracy"], "positive_learns": st.positive_learns,
             "negative_learns": st.negative_learns, "batches_seen": st.batches_seen,
@@ -104,41 +181,49 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
             **{f"total_{k}": v for k, v in vars(st.counters).items()},
         }
         points.append(point)
-        with open(results, "a") as f:
-            f.write(json.dumps(point, sort_keys=True) + "\n")
+        runs.append_jsonl(results, point)
         tracker.log(point, step=st.samples_seen)
         if best is None or point["test_accuracy"] > best["test_accuracy"]:
             best = point
-            ckpt.save(runs.checkpoints_dir(run_dir) / "best.zarr", cfg, trainer.state_arrays(),
-                      trainer.state_dict(), st.epoch, {**point, "confusion": te["confusion"]},
-                      ds.name, ds.checksums)
-        eval_seconds += time.perf_counter() - began
+            progress.best_test_accuracy = point["test_accuracy"]
+            save("best.zarr", {**point, "confusion": te["confusion"]})
+        progress.eval_seconds += time.perf_counter() - began
+        if 100 * point["test_accuracy"] >= opts.target:
+            state["done"], state["stopped_by"] = True, f"target {opts.target} % reached"
         if on_point is not None:
             on_point(point)
         return point
 
+    def checkpoint_last() -> None:
+        progress.wall_seconds = time.perf_counter() - start
+        save("last.zarr", {"reproduce": vars(progress),
+                           "samples_seen": trainer.state.samples_seen})
+
+    if opts.eval_every_positive:
+        trainer.eval_every_positive = opts.eval_every_positive
+        trainer.on_eval = lambda: record(mid_batch=True)
+
     with StopFlag() as stop:
-        done = False
-        while not done:
+        while not state["done"]:
             def on_batch(n: int) -> bool:
-                nonlocal next_eval, done, stopped_by
-                if trainer.state.samples_seen >= next_eval:
-                    next_eval += opts.eval_every_samples
-                    point = record()
-                    if 100 * point["test_accuracy"] >= opts.target:
-                        done, stopped_by = True, f"target {opts.target} % reached"
-                if opts.max_samples and trainer.state.samples_seen >= opts.max_samples:
-                    done, stopped_by = True, f"{opts.max_samples:,} samples seen"
+                seen = trainer.state.samples_seen
+                if opts.eval_every_samples and seen >= progress.next_eval:
+                    progress.next_eval += opts.eval_every_samples
+                    record(mid_batch=False)
+                if opts.max_samples and seen >= opts.max_samples:
+                    state["done"], state["stopped_by"] = True, f"{opts.max_samples:,} samples seen"
                 if time.perf_counter() - start >= budget:
-                    done, stopped_by = True, "time budget"
+                    state["done"], state["stopped_by"] = True, "time budget"
                 if stop.requested:
-                    done, stopped_by = True, "interrupted"
-                return not done
+                    state["done"], state["stopped_by"] = True, "interrupted"
+                if seen >= progress.next_checkpoint:
+                    progress.next_checkpoint += opts.checkpoint_every_samples
+                    checkpoint_last()
+                return not state["done"]
             trainer.train_epoch(train.planes, train.pixels, train.labels, on_batch)
     if not points or points[-1]["samples_seen"] != trainer.state.samples_seen:
-        record()
-    ckpt.save(runs.checkpoints_dir(run_dir) / "last.zarr", cfg, trainer.state_arrays(),
-              trainer.state_dict(), trainer.state.epoch, points[-1], ds.name, ds.checksums)
+        record(mid_batch=False)
+    checkpoint_last()
     tracker.log_network(trainer.net, step=trainer.state.samples_seen)
     tracker.finish()
-    return ReproduceResult(run_dir, results, points, best, stopped_by)
+    return ReproduceResult(run_dir, results, points, best, state["stopped_by"])

@@ -39,7 +39,7 @@ class TrainOptions:
     seed: int = 0
     run_dir: Path | None = None
     runs_root: Path = Path("runs")
-    sampling: str = "permutation"
+    sampling: str | None = None        # None: the config's (Config.sampling)
     limit_train: int | None = None
     limit_test: int | None = None
     eval_every: int = 1
@@ -132,6 +132,12 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
     cfg = opts.config
+    if opts.sampling is not None and opts.sampling != cfg.sampling:
+        try:
+            cfg = cfg.replace(sampling=opts.sampling)
+        except ValueError as exc:
+            raise PipelineError(f"invalid configuration: {exc}") from None
+    opts.sampling = cfg.sampling
     ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds)
     if checkpoint is not None and checkpoint.checksums != ds.checksums:
@@ -147,7 +153,7 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
         rows = runs.read_metrics(run_dir)
         info = _run_json(run_dir)
     else:
-        trainer = Trainer(cfg, seed=opts.seed, sampling=opts.sampling)
+        trainer = Trainer(cfg, seed=opts.seed)
         run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(opts.runs_root,
                                                                            opts.dataset)
         if run_dir.exists() and any(run_dir.iterdir()):

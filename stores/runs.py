@@ -40,8 +40,9 @@ def epoch_checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def to_toml(data: dict) -> str:
-    """A flat dict of ints, bools, strings and int lists as TOML."""
+def to_toml(data: dict, comments: dict[str, str] | None = None) -> str:
+    """A flat dict of ints, bools, strings and int lists as TOML (optional end-of-line
+    comments per key)."""
     lines = []
     for key, value in data.items():
         if isinstance(value, bool):
@@ -54,7 +55,8 @@ def to_toml(data: dict) -> str:
             text = "[" + ", ".join(str(int(v)) for v in value) + "]"
         else:
             raise TypeError(f"cannot write {key}={value!r} as TOML")
-        lines.append(f"{key} = {text}")
+        note = (comments or {}).get(key)
+        lines.append(f"{key} = {text}" + (f"   # {note}" if note else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -66,11 +68,16 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def append_metrics(run_dir: Path, row: dict) -> None:
-    with open(Path(run_dir) / "metrics.jsonl", "a") as f:
+def append_jsonl(path: Path, row: dict) -> None:
+    """Append one JSON row and make it durable before returning."""
+    with open(path, "a") as f:
         f.write(json.dumps(row, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def append_metrics(run_dir: Path, row: dict) -> None:
+    append_jsonl(Path(run_dir) / "metrics.jsonl", row)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -133,3 +133,62 @@ class RefTrainer:
                               cfg.reinforce_negative)
                     self.negative_learns += 1
         return counts
+
+
+def dpi_grow(weights, receptors, active, count, weight, rand):
+    """D𝜋's growth walk, literally as SONN.md (faithful rule 4) words it, on one column's
+    (neurons, slots) arrays, in place. `rand()` is the C library's own. Returns placed slots."""
+    neurons, slots = weights.shape
+
+    def rnd(m):
+        return rand() % m
+
+    def live(n):
+        return sum(1 for k in range(slots) if weights[n, k] != 0)
+
+    free = sum(slots - live(n) for n in range(neurons))
+    if free == 0:
+        return []
+    nb = min(count, free)
+    ps = []
+    for _ in range(nb):
+        p = rnd(free) + 1
+        while p in ps:
+            p = rnd(free) + 1
+        ps.append(p)
+    ps.sort()
+    n, s, p0, prev = 0, 0, 0, None
+    placed = []
+    for p in ps:
+        while n < neurons and p0 != p:
+            f = slots - live(n)
+            if p0 + f < p:
+                p0 += f
+                n += 1
+                continue
+            if n != prev:
+                s = 0
+            while s < slots and p0 != p:
+                if weights[n, s] == 0:
+                    p0 += 1
+                if p0 != p:
+                    s += 1
+            if p0 != p:
+                n += 1
+        assert weights[n, s] == 0, "the walk must land on a free slot"
+        k = rnd(len(active)) + 1
+        receptors[n, s] = active[k - 1]
+        weights[n, s] = weight
+        prev = n
+        placed.append((n, s))
+    return placed
+
+
+def binary32_observe(q, up, down, denominator, x):
+    """D𝜋's float quantilizer step with numpy scalars: q is np.float32."""
+    xf = np.float32(x)
+    if xf != q:
+        if xf >= q:
+            return np.float32(q + np.float32(np.float32(up) / np.float32(denominator)))
+        return np.float32(np.float64(q) - np.float64(1.0) / np.float64(denominator))
+    return q

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine import Config
@@ -59,3 +60,48 @@ def test_priming_ablation_runs_every_variant(mnist_store, tmp_path, samples):
         if switches["prime_negative_cap"]:
             assert row["negative_learns"] <= 3 * row["positive_learns"] // 2 + 9
     assert json.loads((tmp_path / "priming" / "priming.json").read_text()) == table
+
+
+def test_dpi_program_prints_his_numbers_at_20000_positive_steps(mnist_store, tmp_path):
+    """SONN.md's check point of D𝜋's own run, through the real CLI: after 20,000 positive
+    steps, batch 5,127 (1,025,400 samples), 29,851 negative steps, test accuracy 66.45 %."""
+    import os
+    import subprocess
+    import sys
+    run = tmp_path / "dpi"
+    res = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "reproduce", "--preset", "dpi-program",
+         "--eval-every-positive", "5000", "--max-samples", "1030000", "--run-dir", str(run)],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "WANDB_MODE": "disabled"})
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(ln) for ln in (run / "results.jsonl").read_text().splitlines()]
+    marks = [r for r in rows if r["mid_batch"]]
+    assert [r["positive_learns"] for r in marks] == [5000, 10000, 15000, 20000]
+    his = marks[-1]
+    assert (his["batches_seen"], his["samples_seen"], his["negative_learns"]) == (
+        5127, 1_025_400, 29_851)
+    assert round(his["test_accuracy"] * 10_000) == 6645
+    assert {"q_positive", "q_negative", "test_accuracy"} <= set(his)
+    assert "1,025,400 samples  batch   5,127" in res.stdout and "66.45 %" in res.stdout
+
+
+def test_reproduce_resumes_bit_identically_in_faithful_mode(mnist_store, tmp_path):
+    cfg = Config.preset("dpi-program").replace(neurons=60)
+    kw = dict(config=cfg, seed=1000, eval_every_samples=None, eval_every_positive=100,
+              checkpoint_every_samples=10_000)
+    straight = reproduce(_opts(tmp_path, run_dir=tmp_path / "a", max_samples=60_000, **kw))
+    reproduce(_opts(tmp_path, run_dir=tmp_path / "b", max_samples=30_000, **kw))
+    resumed = reproduce(_opts(tmp_path, run_dir=None, resume=tmp_path / "b",
+                              max_samples=60_000))
+    a = ckpt.load(tmp_path / "a" / "checkpoints" / "last.zarr")
+    b = ckpt.load(tmp_path / "b" / "checkpoints" / "last.zarr")
+    assert np.array_equal(a.arrays["weights"], b.arrays["weights"])
+    assert np.array_equal(a.arrays["receptors"], b.arrays["receptors"])
+    assert a.state == b.state and a.state["rng"]["bit_generator"] == "glibc"
+
+    def marks(points):
+        drop = ("wall_seconds", "train_seconds")
+        return [{k: v for k, v in p.items() if k not in drop} for p in points if p["mid_batch"]]
+    assert len(marks(straight.points)) >= 3
+    assert marks(straight.points) == marks(resumed.points)
