@@ -1,9 +1,16 @@
-"""Engine speed on real MNIST: forward samples/s, training samples/s, peak memory.
+"""Engine speed on real MNIST: forward samples/s, training samples/s, peak memory, bounds.
 
-    python benchmarks/bench_engine.py [--preset default|dpi-98.9] [--repeats 5] [--json]
+    python benchmarks/bench_engine.py [--preset default|dpi-98.9|dpi-program] [--repeats 5]
+                                      [--json]
 
 The network is first trained for one epoch (so weights are realistic), then timed.
 Figures are medians over repeats; the machine is shared, so compare ratios, not runs.
+
+Bounds: the blocked forward pass does one "slot-lane addition" per (neuron that can spike,
+live slot, level, sample); its rate is compared with the SIMD peak cores x int32 lanes x
+clock (lanes: 16 with AVX-512, 8 with AVX2, from /proc/cpuinfo flags; clock: /proc/cpuinfo
+"cpu MHz"; one vector add per cycle and core). Learning: (epoch time - the forward pass over
+the same 60,000 samples) / learning steps in the epoch.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine import Config  # noqa: E402
-from engine.kernels import threads  # noqa: E402
+from engine.kernels import SAMPLE_BLOCK, threads  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
 
@@ -34,6 +41,26 @@ def median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def simd_peak() -> tuple[float, int, float]:
+    """(lane additions per second, lanes, GHz) from /proc/cpuinfo, one add/cycle/core."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    lanes = 16 if "avx512f" in info else 8 if "avx2" in info else 4
+    mhz = [float(ln.split(":")[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")]
+    ghz = (statistics.median(mhz) / 1000) if mhz else float("nan")
+    return threads() * lanes * ghz * 1e9, lanes, ghz
+
+
+def lane_additions(net, cfg, n_samples: int) -> int:
+    """Slot-lane additions of one blocked forward pass over n_samples (see module doc)."""
+    w = net.weights.reshape(-1, cfg.slots).astype(np.int64)
+    n_levels = len(cfg.levels)
+    positive = np.where(w > 0, w, 0).sum(axis=1)
+    can_spike = positive * (2**n_levels - 1) > cfg.spike_threshold * 2 ** (n_levels - 1)
+    live_slots = (w != 0).sum(axis=1)
+    padded = -(-n_samples // SAMPLE_BLOCK) * SAMPLE_BLOCK
+    return int(live_slots[can_spike].sum()) * n_levels * padded
 
 
 def main() -> None:
@@ -57,11 +84,17 @@ def main() -> None:
     forward_s = median_time(lambda: net.spike_counts(test.planes), args.repeats)
     events_s = median_time(lambda: net.spike_counts(test.planes, method="events"),
                            max(1, args.repeats // 2))
-    epoch_times = []
+    epoch_times, steps, forward_train = [], [], []
     for _ in range(args.train_epochs):
+        forward_train.append(median_time(lambda: trainer.net.spike_counts(train.planes), 1))
         epoch_times.append(median_time(
             lambda: trainer.train_epoch(train.planes, train.pixels, train.labels), 1))
+        c = trainer.reset_counters()
+        steps.append(c.positive_steps + c.negative_steps)
     epoch_s = statistics.median(epoch_times)
+    learn_s = statistics.median(e - f for e, f in zip(epoch_times, forward_train, strict=True))
+    peak, lanes, ghz = simd_peak()
+    adds = lane_additions(net, cfg, len(test))
 
     # worst case: every slot live (a large network is far from full after one epoch)
     full = net.copy()
@@ -92,6 +125,15 @@ def main() -> None:
         "forward_events_samples_per_s": len(test) / events_s,
         "train_epoch_s": epoch_s,
         "train_samples_per_s": len(train) / epoch_s,
+        "test_eval_s": forward_s,
+        "forward_train_s": statistics.median(forward_train),
+        "learning_steps_per_epoch": statistics.median(steps),
+        "learning_s_per_epoch": learn_s,
+        "us_per_learning_step": 1e6 * learn_s / max(statistics.median(steps), 1),
+        "lane_additions_per_s": adds / forward_s,
+        "simd_peak_lane_additions_per_s": peak,
+        "simd_lanes": lanes,
+        "clock_ghz": ghz,
         "events_per_sample": float(events.mean()),
         "mean_fan_out_of_active_receptor": float(slot_hits.sum() / max(events.sum(), 1)),
         "slot_reads_per_sample": float(slot_hits.mean()),

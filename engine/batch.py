@@ -19,10 +19,11 @@ from .config import Config
 from .generators import GEN_GLIBC, GEN_PCG64, below
 from .growth import GROWTH_DPI_WALK, GROWTH_UNIFORM, active_pixels, grow_dpi_walk, grow_uniform
 from .kernels import (
+    build_masks,
     decay_and_prune,
-    receptor_cycle_bits,
+    receptor_first_cycles,
     reinforce_column,
-    reinforce_column_with_bits,
+    reinforce_column_nested,
     spike_counts_blocked,
 )
 from .quantilizer import observe_binary32, observe_exact
@@ -83,7 +84,7 @@ def _reached(q_units, q_float, k, den, binary32, x):
 
 
 @njit(cache=True)
-def _learn(receptors, weights, planes_i, bits, active, n_active, column, positive, p,
+def _learn(receptors, weights, planes_i, first, nested, active, n_active, column, positive, p,
            counters, st):
     """Grow then reinforce one column for one sample; positive steps also drive decay."""
     neurons = p[P_NEURONS]
@@ -99,9 +100,9 @@ def _learn(receptors, weights, planes_i, bits, active, n_active, column, positiv
         grown = grow_uniform(rec_col, w_col, active, n_active, p[P_GROW_COUNT], w0, st,
                              p[P_GENERATOR])
     counters[C_GROWN] += grown
-    if planes_i.shape[0] <= 64:
-        counters[C_PRUNED_REINFORCE] += reinforce_column_with_bits(
-            rec_col, w_col, bits, planes_i.shape[0], amount, p[P_THRESHOLD], p[P_LEARN_LOW],
+    if nested:
+        counters[C_PRUNED_REINFORCE] += reinforce_column_nested(
+            rec_col, w_col, first, planes_i.shape[0], amount, p[P_THRESHOLD], p[P_LEARN_LOW],
             p[P_LEARN_HIGH], p[P_PRUNE_BELOW])
     else:
         counters[C_PRUNED_REINFORCE] += reinforce_column(
@@ -119,14 +120,14 @@ def _learn(receptors, weights, planes_i, bits, active, n_active, column, positiv
 
 
 @njit(cache=True)
-def train_batch(receptors, weights, masks, planes, pixels, labels, counts, start, q_units,
+def train_batch(receptors, weights, planes, pixels, labels, counts, start, q_units,
                 q_float, counters, st, p, eval_every_positive):
     """Steps 1-4 of one training batch from sample `start`; returns where it stopped
     (len(labels) when the batch is done, earlier only at an evaluation point).
 
     receptors, weights: (columns * neurons, slots), the CSR buffers, updated in place.
-    masks: `encoding.sample_masks(planes)`; planes (B, L, R) bool; pixels (B, R) uint8;
-    labels (B,) int64; counts (B, columns) int64, filled when start == 0 and reused after.
+    planes (B, L, R) bool; pixels (B, R) uint8; labels (B,) int64;
+    counts (B, columns) int64, filled when start == 0 and reused after.
     """
     n = labels.shape[0]
     n_columns = counts.shape[1]
@@ -136,8 +137,8 @@ def train_batch(receptors, weights, masks, planes, pixels, labels, counts, start
         counters[BATCHES_SEEN] += 1
         counters[SAMPLES_SEEN] += n
         counters[C_SAMPLES] += n
-        per_part = spike_counts_blocked(receptors, weights, masks, p[P_NEURONS], p[P_PARTS],
-                                        p[P_THRESHOLD])
+        per_part = spike_counts_blocked(receptors, weights, build_masks(planes), p[P_NEURONS],
+                                        p[P_PARTS], p[P_THRESHOLD])
         for i in range(n):
             top = np.iinfo(np.int64).min
             for j in range(n_columns):
@@ -166,9 +167,9 @@ def train_batch(receptors, weights, masks, planes, pixels, labels, counts, start
                     _observe(q_units, q_float, 1, p[P_NEG_UP], p[P_NEG_DOWN], p[P_NEG_DEN],
                              binary32, excess)
     # 4. learn, in batch order, with the quantilizers as they now stand
-    n_levels = planes.shape[1]
     active = np.empty(planes.shape[2], dtype=np.int64)
-    bits = np.zeros(planes.shape[2], dtype=np.uint64)
+    first = np.empty(planes.shape[2], dtype=np.int64)
+    nested = False
     for i in range(start, n):
         label = labels[i]
         err, total = _margins(counts[i], label)
@@ -176,10 +177,9 @@ def train_batch(receptors, weights, masks, planes, pixels, labels, counts, start
         forced = p[P_FORCED] != 0 and counters[BATCHES_SEEN] > counters[POSITIVE_LEARNS]
         if forced or _reached(q_units, q_float, 0, p[P_POS_DEN], binary32, err):
             n_active = active_pixels(pixels[i], active)
-            if n_levels <= 64:
-                receptor_cycle_bits(planes[i], bits)
-            _learn(receptors, weights, planes[i], bits, active, n_active, label, True, p,
-                   counters, st)
+            nested = receptor_first_cycles(planes[i], first)
+            _learn(receptors, weights, planes[i], first, nested, active, n_active, label, True,
+                   p, counters, st)
         capped = p[P_CAP] != 0 and (
             counters[NEGATIVE_LEARNS] > (3 * counters[POSITIVE_LEARNS]) // 2)
         if capped:
@@ -191,10 +191,9 @@ def train_batch(receptors, weights, masks, planes, pixels, labels, counts, start
             if _reached(q_units, q_float, 1, p[P_NEG_DEN], binary32, excess):
                 if n_active < 0:
                     n_active = active_pixels(pixels[i], active)
-                    if n_levels <= 64:
-                        receptor_cycle_bits(planes[i], bits)
-                _learn(receptors, weights, planes[i], bits, active, n_active, j, False, p,
-                       counters, st)
+                    nested = receptor_first_cycles(planes[i], first)
+                _learn(receptors, weights, planes[i], first, nested, active, n_active, j,
+                       False, p, counters, st)
         if eval_every_positive > 0:
             pos = counters[POSITIVE_LEARNS]
             if pos % eval_every_positive == 0 and pos != counters[EVALUATED_AT]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels import SAMPLE_BLOCK
+from .kernels import build_masks
 
 
 def planes_from_pixels(pixels: np.ndarray, levels: Sequence[int]) -> np.ndarray:
@@ -26,10 +26,4 @@ def sample_masks(planes: np.ndarray) -> np.ndarray:
     This is the layout the forward kernel reads: for one receptor and level, the on/off
     state of a whole block of samples is one contiguous row, so integration vectorises.
     """
-    n, n_levels, n_rec = planes.shape
-    blocks = max(1, -(-n // SAMPLE_BLOCK))
-    padded = np.zeros((blocks * SAMPLE_BLOCK, n_levels, n_rec), dtype=np.int8)
-    padded[:n] = planes
-    padded = -padded
-    return np.ascontiguousarray(
-        padded.reshape(blocks, SAMPLE_BLOCK, n_levels, n_rec).transpose(0, 2, 3, 1))
+    return build_masks(np.ascontiguousarray(planes, dtype=np.bool_))

@@ -16,6 +16,28 @@ from numba import njit, prange
 SAMPLE_BLOCK = 64  # samples integrated together; one SIMD-friendly row per (level, receptor)
 
 
+@njit(cache=True)
+def build_masks(planes):
+    """(n, L, R) bool -> (blocks, L, R, SAMPLE_BLOCK) int8 masks (-1 on, 0 off), zero-padded:
+    the layout the forward kernel reads (a transpose: each output row is one (level,
+    receptor) across a block of samples)."""
+    n, n_levels, n_rec = planes.shape
+    sb = SAMPLE_BLOCK
+    blocks = max(1, (n + sb - 1) // sb)
+    rows = n_levels * n_rec
+    flat = planes.reshape(n, rows).view(np.uint8)
+    masks = np.zeros((blocks, rows, sb), dtype=np.int8)
+    for b in range(blocks):
+        hi = min(sb, n - b * sb)
+        src = flat[b * sb:b * sb + hi]
+        dst = masks[b]
+        for j in range(rows):
+            row = dst[j]
+            for s in range(hi):
+                row[s] = -np.int8(src[s, j])
+    return masks.reshape(blocks, n_levels, n_rec, sb)
+
+
 @njit(cache=True, inline="always")
 def _can_spike(weights_row: np.ndarray, n_levels: int, threshold: int) -> bool:
     """False when even all positive weights on from the first cycle cannot pass threshold.
@@ -132,12 +154,11 @@ def receptor_cycle_bits(planes, bits):
     """Pack each receptor's on/off state over the cycles into one uint64 (bit c = on in
     plane c; up to 64 levels). planes: (levels, receptors) bool; bits: (receptors,) out."""
     n_levels, n_receptors = planes.shape
-    for r in range(n_receptors):
-        b = np.uint64(0)
-        for c in range(n_levels):
-            if planes[c, r]:
-                b |= np.uint64(1) << np.uint64(c)
-        bits[r] = b
+    bits[:] = 0
+    for c in range(n_levels):
+        shift = np.uint64(c)
+        for r in range(n_receptors):            # branch-free: vectorises
+            bits[r] |= np.uint64(planes[c, r]) << shift
 
 
 @njit(cache=True)
@@ -171,6 +192,70 @@ def reinforce_column_with_bits(receptors, weights, bits, n_levels, amount, thres
                                                   prune_below)
                 t = 0
                 contributing[:] = False
+            t = t >> 1
+    return pruned
+
+
+@njit(cache=True)
+def receptor_first_cycles(planes, first):
+    """first[r] = the first cycle in which receptor r is on (n_levels if never). Returns True
+    when the planes are nested (a receptor on in plane c is on in every later plane), as
+    intensity planes always are; only then is `first` a complete description."""
+    n_levels, n_receptors = planes.shape
+    first[:] = n_levels
+    nested = True
+    for c in range(n_levels - 1, -1, -1):
+        for r in range(n_receptors):
+            if planes[c, r]:
+                first[r] = c
+                if c + 1 < n_levels and not planes[c + 1, r]:
+                    nested = False
+    return nested
+
+
+@njit(cache=True)
+def reinforce_column_nested(receptors, weights, first, n_levels, amount, threshold, learn_low,
+                            learn_high, prune_below):
+    """`reinforce_column` for nested planes, fastest: a slot on in plane c stays on, so the
+    drive of cycle c is the previous drive plus the weights of the slots switching on at c
+    (one pass over the slots per neuron, then one step per cycle), and the contributing set
+    since the last reset is exactly the slots on in the current cycle. After a learning step
+    the drive is recomputed from the new weights (freed slots add 0)."""
+    n_neurons, n_slots = receptors.shape
+    slot_first = np.empty(n_slots, dtype=np.int64)
+    delta = np.empty(n_levels + 1, dtype=np.int64)
+    pruned = 0
+    for n in range(n_neurons):
+        delta[:] = 0
+        for k in range(n_slots):
+            w = weights[n, k]
+            f = first[receptors[n, k]] if w != 0 else n_levels
+            slot_first[k] = f
+            delta[f] += w
+        silent = True                  # zero drive every cycle: t stays 0 <= learn_low
+        for c in range(n_levels):
+            if delta[c] != 0:
+                silent = False
+        if silent:
+            continue
+        t = 0
+        drive = 0
+        for c in range(n_levels):
+            drive += delta[c]
+            t += drive
+            if t > learn_low:
+                if t < learn_high:
+                    drive = 0
+                    for k in range(n_slots):
+                        if slot_first[k] <= c and weights[n, k] != 0:
+                            w = weights[n, k] + amount
+                            if abs(w) < threshold:
+                                weights[n, k] = w
+                                if abs(w) < prune_below:
+                                    weights[n, k] = 0
+                                    pruned += 1
+                            drive += weights[n, k]
+                t = 0
             t = t >> 1
     return pruned
 

@@ -152,6 +152,11 @@ class Network:
         """Reinforce one column for one sample by `amount`, in place; returns slots pruned."""
         planes = self._check_planes(sample_planes, batch=False)
         c = self.cfg
+        first = np.empty(c.receptors, np.int64)
+        if kernels.receptor_first_cycles(planes, first):     # intensity planes: nested
+            return int(kernels.reinforce_column_nested(
+                self.receptors[column], self.weights[column], first, len(c.levels), amount,
+                c.spike_threshold, c.learn_low, c.learn_high, c.prune_below))
         kernel = kernels.reinforce_column_bits if len(c.levels) <= 64 else \
             kernels.reinforce_column
         return int(kernel(

@@ -17,7 +17,6 @@ import numpy as np
 
 from . import batch, kernels
 from .config import CHOICES, Config
-from .encoding import sample_masks
 from .generators import (
     GEN_GLIBC,
     GEN_PCG64,
@@ -135,14 +134,13 @@ class Trainer:
         params = batch.pack_params(cfg, parts)
         receptors = net.connectivity.indices.reshape(-1, cfg.slots)
         weights = net.connectivity.data.reshape(-1, cfg.slots)
-        masks = sample_masks(planes)
         counts = np.zeros((n, cfg.columns), np.int64)
         counters = self._counter_array()
         q_units = np.array([self.positive.units, self.negative.units], np.int64)
         q_float = np.array([self.positive.q32, self.negative.q32], np.float32)
         start = 0
         while True:
-            start = batch.train_batch(receptors, weights, masks, planes, pixels, labels,
+            start = batch.train_batch(receptors, weights, planes, pixels, labels,
                                       counts, start, q_units, q_float, counters,
                                       self.rng_state, params, self.eval_every_positive)
             self._load_counters(counters)

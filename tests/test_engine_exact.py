@@ -22,23 +22,36 @@ def test_spike_counts_equal_reference(cfg, seed, n):
     assert np.array_equal(net.spike_counts(planes, method="events"), expected)
 
 
-@given(configs(big=True), st.integers(0, 2**32), st.data())
-def test_reinforce_equal_reference(cfg, seed, data):
+@given(configs(big=True), st.integers(0, 2**32), st.data(), st.booleans())
+def test_reinforce_equal_reference(cfg, seed, data, nested):
+    """Every reinforcement kernel against the literal spec: the nested-planes one (intensity
+    planes), the packed-bits one and the plain per-cycle one (any planes)."""
     rec, w = random_state(cfg, seed)
-    planes = planes_from_pixels(random_pixels(cfg, 1, seed + 1), cfg.levels)[0]
+    if nested:
+        planes = planes_from_pixels(random_pixels(cfg, 1, seed + 1), cfg.levels)[0]
+    else:
+        planes = np.random.default_rng(seed).random((len(cfg.levels), cfg.receptors)) < 0.4
     column = data.draw(st.integers(0, cfg.columns - 1))
     amount = data.draw(st.sampled_from([cfg.reinforce_positive, cfg.reinforce_negative]))
     net = Network.from_arrays(cfg, rec, w)
     expected = w.copy()
     pruned_ref = ref.reinforce(cfg, rec, expected, planes, column, amount)
-    literal = net.weights.copy()
-    pruned = net.reinforce(planes, column, amount)          # the packed-bits kernel
+    before = net.weights.copy()
+    assert net.reinforce(planes, column, amount) == pruned_ref   # nested kernel if it can
     assert np.array_equal(net.weights, expected)
-    assert pruned == pruned_ref
-    pruned_literal = kernels.reinforce_column(              # the plain per-cycle kernel
-        net.receptors[column], literal[column], planes, amount, cfg.spike_threshold,
-        cfg.learn_low, cfg.learn_high, cfg.prune_below)
-    assert np.array_equal(literal, expected) and pruned_literal == pruned_ref
+    args = (amount, cfg.spike_threshold, cfg.learn_low, cfg.learn_high, cfg.prune_below)
+    for kernel in (kernels.reinforce_column, kernels.reinforce_column_bits):
+        weights = before.copy()
+        assert kernel(net.receptors[column], weights[column], planes, *args) == pruned_ref
+        assert np.array_equal(weights, expected)
+    first = np.empty(cfg.receptors, np.int64)
+    if kernels.receptor_first_cycles(planes, first):
+        weights = before.copy()
+        assert kernels.reinforce_column_nested(net.receptors[column], weights[column], first,
+                                               len(cfg.levels), *args) == pruned_ref
+        assert np.array_equal(weights, expected)
+    else:
+        assert not nested
 
 
 @given(configs(big=True), st.integers(0, 2**32))
