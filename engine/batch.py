@@ -19,12 +19,15 @@ from .config import Config
 from .generators import GEN_GLIBC, GEN_PCG64, below
 from .growth import GROWTH_DPI_WALK, GROWTH_UNIFORM, active_pixels, grow_dpi_walk, grow_uniform
 from .kernels import (
+    PARALLEL_REINFORCE_NEURONS,
     build_masks,
     decay_and_prune,
     receptor_first_cycles,
     reinforce_column,
     reinforce_column_nested,
+    reinforce_column_nested_parallel,
     spike_counts_blocked,
+    threads,
 )
 from .quantilizer import observe_binary32, observe_exact
 
@@ -38,7 +41,7 @@ N_COUNTERS = 13
 (P_THRESHOLD, P_LEARN_LOW, P_LEARN_HIGH, P_PRUNE_BELOW, P_W0, P_REINFORCE_POS,
  P_REINFORCE_NEG, P_GROW_COUNT, P_DECAY_AMOUNT, P_DECAY_EVERY, P_POS_UP, P_POS_DOWN,
  P_POS_DEN, P_NEG_UP, P_NEG_DOWN, P_NEG_DEN, P_FORCED, P_CAP, P_NEURONS, P_PARTS,
- P_GENERATOR, P_GROWTH, P_BINARY32) = range(23)
+ P_GENERATOR, P_GROWTH, P_BINARY32, P_CHUNKS) = range(24)
 
 
 def pack_params(cfg: Config, parts: int) -> np.ndarray:
@@ -51,7 +54,7 @@ def pack_params(cfg: Config, parts: int) -> np.ndarray:
         int(cfg.prime_forced_positive), int(cfg.prime_negative_cap), cfg.neurons, parts,
         GEN_GLIBC if cfg.generator == "glibc" else GEN_PCG64,
         GROWTH_DPI_WALK if cfg.growth == "dpi-walk" else GROWTH_UNIFORM,
-        int(cfg.quantilizer == "binary32"),
+        int(cfg.quantilizer == "binary32"), 4 * threads(),
     ], dtype=np.int64)
 
 
@@ -100,7 +103,11 @@ def _learn(receptors, weights, planes_i, first, nested, active, n_active, column
         grown = grow_uniform(rec_col, w_col, active, n_active, p[P_GROW_COUNT], w0, st,
                              p[P_GENERATOR])
     counters[C_GROWN] += grown
-    if nested:
+    if nested and neurons >= PARALLEL_REINFORCE_NEURONS:
+        counters[C_PRUNED_REINFORCE] += reinforce_column_nested_parallel(
+            rec_col, w_col, first, planes_i.shape[0], amount, p[P_THRESHOLD], p[P_LEARN_LOW],
+            p[P_LEARN_HIGH], p[P_PRUNE_BELOW], p[P_CHUNKS])
+    elif nested:
         counters[C_PRUNED_REINFORCE] += reinforce_column_nested(
             rec_col, w_col, first, planes_i.shape[0], amount, p[P_THRESHOLD], p[P_LEARN_LOW],
             p[P_LEARN_HIGH], p[P_PRUNE_BELOW])

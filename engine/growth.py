@@ -30,26 +30,46 @@ def active_pixels(pixels_row, out):
 def grow_uniform(receptors, weights, active, n_active, count, weight, st, kind):
     """min(count, free) distinct free slots uniformly at random (numpy's `choice` without
     replacement over the free slots in slot order), then a receptor per slot drawn uniformly
-    from the active pixels (numpy's `integers`), exactly as the step-by-step trainer draws."""
+    from the active pixels (numpy's `integers`), exactly as the step-by-step trainer draws.
+    The free slots are counted, not listed: only the chosen ranks are located, in one pass."""
     if n_active == 0 or count <= 0:
         return 0
-    flat_w = weights.reshape(-1)
-    flat_r = receptors.reshape(-1)
-    free = np.empty(flat_w.shape[0], dtype=np.int64)
+    n_rows, n_slots = weights.shape
+    row_free = np.zeros(n_rows, dtype=np.int64)
     n_free = 0
-    for k in range(flat_w.shape[0]):
-        if flat_w[k] == 0:
-            free[n_free] = k
-            n_free += 1
+    for n in range(n_rows):
+        f = 0
+        for k in range(n_slots):             # branch-free count
+            f += weights[n, k] == 0
+        row_free[n] = f
+        n_free += f
     if n_free == 0:
         return 0
     m = min(count, n_free)
     chosen = np.empty(m, dtype=np.int64)
     choose_distinct(st, kind, n_free, m, chosen)
+    order = np.argsort(chosen)
+    where_n = np.empty(m, dtype=np.int64)
+    where_k = np.empty(m, dtype=np.int64)
+    base = 0                                  # free slots before row n
+    j = 0
+    for n in range(n_rows):
+        while j < m and chosen[order[j]] < base + row_free[n]:
+            r = chosen[order[j]] - base       # the r-th free slot of row n
+            for k in range(n_slots):
+                if weights[n, k] == 0:
+                    if r == 0:
+                        where_n[order[j]] = n
+                        where_k[order[j]] = k
+                        break
+                    r -= 1
+            j += 1
+        if j == m:
+            break
+        base += row_free[n]
     for i in range(m):
-        slot = free[chosen[i]]
-        flat_r[slot] = active[below(st, kind, n_active)]
-        flat_w[slot] = weight
+        receptors[where_n[i], where_k[i]] = active[below(st, kind, n_active)]
+        weights[where_n[i], where_k[i]] = weight
     return m
 
 

@@ -227,11 +227,10 @@ def reinforce_column_nested(receptors, weights, first, n_levels, amount, thresho
     pruned = 0
     for n in range(n_neurons):
         delta[:] = 0
-        for k in range(n_slots):
-            w = weights[n, k]
-            f = first[receptors[n, k]] if w != 0 else n_levels
+        for k in range(n_slots):            # branch-free: a free slot adds 0
+            f = first[receptors[n, k]]
             slot_first[k] = f
-            delta[f] += w
+            delta[f] += weights[n, k]
         silent = True                  # zero drive every cycle: t stays 0 <= learn_low
         for c in range(n_levels):
             if delta[c] != 0:
@@ -258,6 +257,27 @@ def reinforce_column_nested(receptors, weights, first, n_levels, amount, thresho
                 t = 0
             t = t >> 1
     return pruned
+
+
+PARALLEL_REINFORCE_NEURONS = 2048   # columns this large reinforce on all cores
+
+
+@njit(parallel=True, cache=True)
+def reinforce_column_nested_parallel(receptors, weights, first, n_levels, amount, threshold,
+                                     learn_low, learn_high, prune_below, chunks):
+    """`reinforce_column_nested` with the column's neurons split into `chunks` run on all
+    cores: in reinforcement each neuron depends only on its own slots, so the result is
+    identical."""
+    n_neurons = receptors.shape[0]
+    per = (n_neurons + chunks - 1) // chunks
+    pruned = np.zeros(chunks, dtype=np.int64)
+    for c in prange(chunks):
+        lo = min(c * per, n_neurons)
+        hi = min(lo + per, n_neurons)
+        pruned[c] = reinforce_column_nested(receptors[lo:hi], weights[lo:hi], first, n_levels,
+                                            amount, threshold, learn_low, learn_high,
+                                            prune_below)
+    return pruned.sum()
 
 
 @njit(cache=True)

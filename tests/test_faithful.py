@@ -145,3 +145,18 @@ def test_faithful_state_round_trips_and_resumes_bit_identically(mnist_store):
     assert np.array_equal(straight.net.receptors, resumed.net.receptors)
     assert straight.state_dict() == resumed.state_dict()
     assert straight.positive.q32 != round(straight.positive.q32)   # binary32 drift is live
+
+
+def test_compiled_batch_matches_for_a_large_network(mnist_store):
+    """Columns of >= PARALLEL_REINFORCE_NEURONS reinforce on all cores: still bit-identical."""
+    from engine.kernels import PARALLEL_REINFORCE_NEURONS
+    from stores.dataset import open_dataset
+    tr = open_dataset(mnist_store).load("train", 1200)
+    cfg = Config.preset("dpi-98.9").replace(neurons=PARALLEL_REINFORCE_NEURONS + 52)
+    fast, slow = Trainer(cfg, seed=11), StepwiseTrainer(cfg, seed=11)
+    for t in (fast, slow):
+        t.train_epoch(tr.planes, tr.pixels, tr.labels)
+    assert fast.state.positive_learns > 6 and fast.state.counters.pruned_reinforce > 0
+    assert np.array_equal(fast.net.weights, slow.net.weights)
+    assert np.array_equal(fast.net.receptors, slow.net.receptors)
+    assert fast.state_dict() == slow.state_dict()
