@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=3)
     ap.add_argument("--store", default=str(ROOT / "data" / "mnist.zarr"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--compare-faithful", action="store_true",
+                    help="also train the same warm network with D𝜋's program rules")
     args = ap.parse_args()
 
     cfg = Config.preset(args.preset)
@@ -93,6 +95,19 @@ def main() -> None:
         steps.append(c.positive_steps + c.negative_steps)
     epoch_s = statistics.median(epoch_times)
     learn_s = statistics.median(e - f for e, f in zip(epoch_times, forward_train, strict=True))
+    faithful_s = None
+    if args.compare_faithful:
+        # the same network, continued under D𝜋's program rules (binary32 quantilizers, glibc,
+        # his walk and batches): a fair speed comparison (from scratch his rules learn far
+        # less at first, which would flatter them)
+        faithful = Trainer(Config.preset("dpi-program").replace(
+            **{k: v for k, v in cfg.to_dict().items()
+               if k not in ("quantilizer", "generator", "growth", "sampling")}),
+            network=net.copy(), seed=1000)
+        faithful.state.batches_seen = faithful.state.positive_learns = trainer.state.batches_seen
+        faithful_s = statistics.median(
+            median_time(lambda: faithful.train_epoch(train.planes, train.pixels, train.labels), 1)
+            for _ in range(args.train_epochs))
     peak, lanes, ghz = simd_peak()
     adds = lane_additions(net, cfg, len(test))
 
@@ -125,6 +140,7 @@ def main() -> None:
         "forward_events_samples_per_s": len(test) / events_s,
         "train_epoch_s": epoch_s,
         "train_samples_per_s": len(train) / epoch_s,
+        "faithful_train_samples_per_s": len(train) / faithful_s if faithful_s else None,
         "test_eval_s": forward_s,
         "forward_train_s": statistics.median(forward_train),
         "learning_steps_per_epoch": statistics.median(steps),

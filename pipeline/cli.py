@@ -300,12 +300,24 @@ def reproduce(
 @app.command()
 @user_errors
 def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run folder.")],
-         output: Annotated[Path | None, typer.Option(help="Folder for the PNGs.")] = None
+         output: Annotated[Path | None, typer.Option(help="Folder for the PNGs.")] = None,
+         against: Annotated[list[str] | None, typer.Option(
+             help="LABEL=RUN_DIR (repeatable): draw these runs' test accuracy on the same "
+                  "axes as RUN_DIR's (log x), into OUTPUT/comparison.png.")] = None,
+         label: Annotated[str, typer.Option(help="RUN_DIR's label in the comparison.")] = "run",
          ) -> None:
     """Draw a run's curves, confusion matrix and receptive fields as PNGs."""
-    from .plots import plot_run
-    if not Path(run_dir).is_dir():
-        raise PipelineError(f"{run_dir}: no such run folder")
+    from .plots import plot_comparison, plot_run
+    for folder in [run_dir, *(a.split("=", 1)[-1] for a in against or [])]:
+        if not Path(folder).is_dir():
+            raise PipelineError(f"{folder}: no such run folder")
+    if against:
+        if any("=" not in a for a in against):
+            raise PipelineError("--against takes LABEL=RUN_DIR, e.g. --against exact=docs/plateau")
+        others = {a.split("=", 1)[0]: Path(a.split("=", 1)[1]) for a in against}
+        target = Path(output or Path(run_dir) / "plots") / "comparison.png"
+        out.print(str(plot_comparison({label: Path(run_dir), **others}, target)))
+        return
     for p in plot_run(run_dir, output):
         out.print(str(p))
 

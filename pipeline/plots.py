@@ -193,3 +193,35 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
         paths.append(plot_confusion(np.asarray(confusion), title, out / "confusion.png"))
         paths.append(plot_receptive_fields(net, out / "receptive_fields.png"))
     return paths
+
+
+def plot_comparison(runs_by_label: dict[str, Path], path: Path) -> Path:
+    """Test accuracy of several runs on the same axes, against samples seen and against
+    positive learning steps (log x): e.g. D𝜋's program (faithful mode) against the exact
+    rules. Only the runs' scheduled evaluation points are drawn."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    lowest = DPI_TARGET
+    for label, run_dir in runs_by_label.items():
+        points = [p for p in load_points(run_dir) if p.get("test_accuracy") is not None]
+        scheduled = [p for p in points if p.get("mid_batch", True)] if any(
+            p.get("mid_batch") for p in points) else points
+        acc = [100 * p["test_accuracy"] for p in scheduled]
+        lowest = min(lowest, min(acc))
+        axes[0].plot([p["samples_seen"] / 1e6 for p in scheduled], acc, ".-", ms=3, lw=0.8,
+                     label=label)
+        axes[1].plot([p["positive_learns"] for p in scheduled], acc, ".-", ms=3, lw=0.8,
+                     label=label)
+    for ax, xlabel in zip(axes, ("samples seen (millions, log)", "positive learning steps (log)"),
+                          strict=True):
+        ax.axhline(DPI_TARGET, color="crimson", ls="--", lw=1,
+                   label=f"Dπ reported: {DPI_TARGET} %")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
+                 label="Dπ's program's printout")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].set_ylim(max(0, lowest - 2), 100)
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Dπ's program (faithful mode) and the exact rules, same MNIST, same evaluation")
+    return _save(fig, Path(path))
