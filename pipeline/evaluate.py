@@ -94,17 +94,24 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
     splits: dict[str, Split] = {}
     for path in resolve_checkpoints(paths):
         cp = checkpoint.load(path)
-        name = dataset or cp.dataset
+        name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
         if name not in datasets:
             datasets[name] = open_store(name, data_dir, store)
             splits[name] = datasets[name].load(split, limit)
         ds = datasets[name]
-        if cp.dataset != ds.name:
+        if cp.dataset and cp.dataset != ds.name:
             raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
                                 f"{ds.name}; evaluate with --dataset {cp.dataset}")
         if tuple(cp.levels) != ds.levels:
             raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
                                 f"{list(ds.levels)}; preprocess with matching --levels")
+        if cp.cfg.receptors != splits[name].planes.shape[2]:
+            raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
+                                f"{splits[name].planes.shape[2]}-pixel images")
+        classes = cp.attrs.get("classes")
+        if classes is not None and classes != list(range(cp.cfg.columns)):
+            raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "
+                                "digit labels; score it with SONNClassifier.score instead")
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
         res = evaluate(net, splits[name])
         res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,

@@ -48,8 +48,9 @@ class Checkpoint:
 
 
 def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, epoch: int,
-         metrics: dict, dataset: str, checksums: dict) -> Path:
-    """Write a checkpoint atomically (replacing any previous one at `path`)."""
+         metrics: dict, dataset: str, checksums: dict, extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically (replacing any previous one at `path`). `extra`:
+    more JSON attributes (an estimator's `classes`)."""
     path = Path(path)
     with atomic_directory(path, replace=True) as tmp:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
@@ -71,6 +72,7 @@ def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, ep
             "metrics": metrics, "dataset": dataset, "levels": list(cfg.levels),
             "checksums": checksums, "snnpipe_version": version("snnpipe"),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
         })
     return path
 
@@ -123,3 +125,29 @@ def load(path: Path) -> Checkpoint:
     return Checkpoint(path, cfg, arrays, attrs.get("state", {}), int(attrs.get("epoch", 0)),
                       attrs.get("metrics", {}), attrs.get("dataset", ""), cfg.levels,
                       attrs.get("checksums", {}), attrs)
+
+
+def save_estimator(path: Path, estimator, dataset: str = "",
+                   checksums: dict | None = None) -> Path:
+    """A fitted `engine.estimator.SONNClassifier` as a checkpoint (`snnpipe eval` and
+    `snnpipe predict` read it; `dataset` names the store it belongs to, if any)."""
+    trainer = estimator.trainer_
+    classes = estimator.classes_.tolist()
+    if not all(isinstance(c, int | str) and not isinstance(c, bool) for c in classes):
+        raise StoreError("only integer or string class labels can be saved in a checkpoint")
+    return save(path, trainer.cfg, trainer.state_arrays(), trainer.state_dict(),
+                trainer.state.epoch, {}, dataset, checksums or {}, {"classes": classes})
+
+
+def load_estimator(path: Path):
+    """Any checkpoint (from `train`, `reproduce` or `save_estimator`) as a fitted
+    SONNClassifier; a checkpoint without class labels gets 0..columns-1."""
+    from engine.estimator import SONNClassifier
+    from engine.trainer import Trainer
+    cp = load(path)
+    try:
+        trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"{path}: trainer state in checkpoint is invalid ({exc})") from None
+    classes = cp.attrs.get("classes", list(range(cp.cfg.columns)))
+    return SONNClassifier.from_trainer(trainer, classes)
