@@ -354,6 +354,41 @@ def priming(
     priming_ablation(opts, samples, run_dir, on_variant=show, only=variant or None)
 
 
+@app.command()
+@user_errors
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (train, reproduce, or a "
+                                                    "saved SONNClassifier).")],
+    images: Annotated[list[Path] | None, typer.Argument(help="PNG, JPEG or PGM files.")] = None,
+    idx: Annotated[Path | None, typer.Option(help="An IDX file of 28 x 28 images.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    show: Annotated[bool, typer.Option(
+        help="Write what the network saw next to each image (NAME.28x28.png).")] = False,
+    prepare: Annotated[str, typer.Option(
+        help="auto (28 x 28 dark images as they are), always or never.")] = "auto",
+) -> None:
+    """Predict the digit in your own images, prepared the way MNIST was made."""
+    from .predict import predict as run
+    results = run(checkpoint, list(images or []), idx, show, prepare)
+    failed = [r for r in results if r.error]
+    if as_json:
+        sys.stdout.write(json.dumps({"predictions": [vars(r) for r in results]}, indent=2)
+                         + "\n")
+    else:
+        for r in results:
+            if r.error:
+                continue
+            verdict = (f"no decision (tie: {', '.join(map(str, r.tied))})" if r.no_decision
+                       else f"{r.label}")
+            counts = " ".join(f"{k}:{c}" for k, c in enumerate(r.counts))
+            shown = f"  (saw: {r.shown})" if r.shown else ""
+            out.print(f"{r.source}: {verdict}   spikes {counts}{shown}")
+    for r in failed:
+        err.print(f"[red]error:[/red] {r.error}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
