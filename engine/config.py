@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the fix."""
@@ -46,7 +48,7 @@ class Config:
     sampling: str = "permutation"       # permutation | independent | redraw (his batches)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
+        object.__setattr__(self, "levels", _int_levels(self.levels))
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
@@ -129,10 +131,7 @@ class Config:
             raise ConfigError(
                 f"unknown config key(s) {', '.join(unknown)}; valid keys: "
                 + ", ".join(cls.field_names()))
-        kwargs = dict(data)
-        if "levels" in kwargs:
-            kwargs["levels"] = tuple(kwargs["levels"])
-        return cls(**kwargs)
+        return cls(**data)
 
     def replace(self, **changes: Any) -> Config:
         return Config.from_dict({**self.to_dict(), **changes})
@@ -144,6 +143,15 @@ class Config:
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
         return cls.from_dict(PRESETS[name])
+
+
+def _int_levels(levels: Any) -> tuple[int, ...]:
+    """Levels are a list of integers, strictly: 1.5, true or "x" are refused, not truncated."""
+    if not isinstance(levels, list | tuple) or any(
+            isinstance(v, bool) or not isinstance(v, int | np.integer) for v in levels):
+        raise ConfigError(f"levels must be a list of integers like [192, 128, 64, 1], "
+                          f"got {levels!r}")
+    return tuple(int(v) for v in levels)
 
 
 CHOICES: dict[str, tuple[str, ...]] = {

@@ -153,6 +153,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("the first partial_fit needs classes=[...] (every label)")
             self._start(np.unique(classes), X.shape[1])
+        self.trainer_.state.cursor = 0       # each call is its own pass over its own data
         self._train(X, y, len(y))
         return self
 

@@ -185,7 +185,10 @@ class Trainer:
         if self.sampling == "independent":
             return self.numpy_draw(lambda r: r.choice(n_train, size=min(bs, n_train),
                                                       replace=False))
-        if st.cursor == 0 or self._order.shape[0] != n_train:
+        if st.cursor > 0 and self._order.shape[0] != n_train:
+            raise ValueError(f"this epoch's order covers {self._order.shape[0]} samples but the "
+                             f"training split has {n_train}; resume on the same data")
+        if st.cursor == 0:
             self._order = self.numpy_draw(lambda r: r.permutation(n_train))
         return self._order[st.cursor * bs:(st.cursor + 1) * bs]
 
@@ -281,5 +284,9 @@ class Trainer:
                 "has_uint32": int(r["has_uint32"]), "uinteger": int(r["uinteger"]),
             }
             tr.rng_state = pcg64_state_array(tr.rng)
-        tr._order = np.asarray(arrays.get("epoch_order", np.zeros(0)), dtype=np.int64)
+        order = np.asarray(arrays.get("epoch_order", np.zeros(0)))
+        if order.ndim != 1 or (order.size and not np.array_equal(
+                np.sort(order), np.arange(order.size))):
+            raise ValueError("epoch_order must be a permutation of 0..n-1")
+        tr._order = order.astype(np.int64)
         return tr

@@ -38,7 +38,9 @@ SamplingOpt = Annotated[str | None, typer.Option(
 
 
 def user_errors(fn):
-    """Turn expected failures into one 'error:' line on stderr and exit code 1."""
+    """Turn expected failures into one 'error:' line on stderr and exit code 1: our own
+    errors, and the file system's (read-only, disk full, not a directory), naming the path.
+    Ctrl-C before a stage has its own handler in place exits 130 with nothing written."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -46,6 +48,15 @@ def user_errors(fn):
         except (PipelineError, StoreError, ConfigError) as exc:
             err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
+        except OSError as exc:
+            where = exc.filename or ""
+            what = exc.strerror or type(exc).__name__
+            err.print(f"[red]error:[/red] {where}: {what}; free space or fix permissions, then "
+                      "run the command again (nothing incomplete was kept)", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
     return wrapper
 
 
@@ -80,10 +91,11 @@ def preprocess(
         help="Start a local dask.distributed cluster with N workers.")] = None,
 ) -> None:
     """Turn every image into its intensity planes with Dask and store them in zarr."""
-    from .configuration import parse_value
+    from .configuration import parse_levels
     from .preprocess import preprocess as run
-    lv = parse_value("levels", levels)
-    lv = lv if isinstance(lv, list) else [lv]
+    lv = parse_levels(levels)
+    if workers is not None and workers < 1:
+        raise PipelineError(f"--workers {workers}: must be >= 1")
     res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
     if res.up_to_date:
         out.print(f"{res.path} is up to date ({dataset}, levels {lv}); --force rebuilds it")
@@ -163,8 +175,13 @@ def train(
                         checkpoint_every=checkpoint_every, resume=resume, wandb_mode=mode)
     result = run(opts, RichReporter())
     if result.interrupted:
-        err.print(f"interrupted: checkpoint written to {result.run_dir}/checkpoints/last.zarr; "
-                  f"resume with: snnpipe train --resume {result.run_dir} --epochs {epochs}")
+        if (result.run_dir / "checkpoints" / "last.zarr").exists():
+            err.print(f"interrupted: checkpoint written to {result.run_dir}/checkpoints/"
+                      f"last.zarr; resume with: snnpipe train --resume {result.run_dir} "
+                      f"--epochs {epochs}")
+        else:
+            err.print(f"interrupted before the first batch; nothing trained. Run the same "
+                      f"command again (or snnpipe train --resume {result.run_dir})")
         raise typer.Exit(130)
     best = [r["test_accuracy"] for r in result.rows if r.get("test_accuracy") is not None]
     if best:
@@ -189,6 +206,8 @@ def eval_(
     from .evaluate import evaluate_checkpoints
     if split not in ("test", "train"):
         raise PipelineError(f"--split {split!r}: choose test or train")
+    if limit is not None and limit < 1:
+        raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
     results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store)
     if as_json:
         sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")

@@ -11,10 +11,12 @@ from engine.config import CHOICES, PRESET_SEEDS
 from .errors import PipelineError
 
 
-def parse_value(key: str, text: str):
-    """`--set` values in TOML syntax (ints, true/false, [192, 128]); `a,b,c` lists too;
-    the rule switches (quantilizer, generator, growth, sampling) as bare words."""
+def parse_value(key: str, text: str, option: str | None = None):
+    """`--set` values in TOML syntax (ints, true/false, [192, 128]); `a,b,c` lists of
+    integers too (no empty items); the rule switches (quantilizer, generator, growth,
+    sampling) as bare words. `option` names the flag in errors (default `--set key=`)."""
     text = text.strip()
+    where = option or f"--set {key}="
     if key in CHOICES and text in CHOICES[key]:
         return text
     try:
@@ -22,14 +24,23 @@ def parse_value(key: str, text: str):
     except tomllib.TOMLDecodeError:
         pass
     if "," in text:
-        try:
-            return [int(p) for p in text.split(",") if p.strip()]
-        except ValueError:
-            pass
+        parts = [p.strip() for p in text.split(",")]
+        if all(p.lstrip("-").isdigit() for p in parts):
+            return [int(p) for p in parts]
+        raise PipelineError(f"{where}{text}: every item must be an integer, e.g. 192,128,64,1")
     if key in CHOICES:
-        raise PipelineError(f"--set {key}={text}: choose one of {', '.join(CHOICES[key])}")
-    raise PipelineError(f"--set {key}={text}: cannot read {text!r}; use an integer, true/false "
+        raise PipelineError(f"{where}{text}: choose one of {', '.join(CHOICES[key])}")
+    raise PipelineError(f"{where}{text}: cannot read {text!r}; use an integer, true/false "
                         "or a list like [192, 128, 64, 1]")
+
+
+def parse_levels(text: str) -> list[int]:
+    """`--levels 192,128,64,1` (or [192, 128, 64, 1]): strictly a list of integers."""
+    value = parse_value("levels", text, "--levels ")
+    value = value if isinstance(value, list) else [value]
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+        raise PipelineError(f"--levels {text}: levels are integers, e.g. --levels 192,128,64,1")
+    return value
 
 
 def parse_sets(sets: list[str]) -> dict:
@@ -51,10 +62,24 @@ def read_toml(path: Path) -> dict:
     if not path.is_file():
         raise PipelineError(f"--config {path}: no such file")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise PipelineError(f"--config {path}: not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"--config {path}: invalid TOML ({exc})") from None
-    return data.get("config", data)
+    data = data.get("config", data)
+    if not isinstance(data, dict):
+        raise PipelineError(f"--config {path}: [config] must be a table of Config fields, "
+                            f"got {data!r}")
+    return data
+
+
+def read_config_file(path: Path) -> Config:
+    """A TOML file (a run's config.toml) as a Config; any problem is one PipelineError."""
+    try:
+        return Config.from_dict(read_toml(path))
+    except ConfigError as exc:
+        raise PipelineError(f"{path}: invalid configuration ({exc})") from None
 
 
 def build_config(preset: str = "default", config_file: Path | None = None,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stores.atomic import atomic_directory
+from stores.atomic import atomic_directory, recover
+from stores.locks import exclusive
 
 from .errors import PipelineError
 from .idx import decompress, parse_split
@@ -168,6 +169,12 @@ def fetch(dataset: str = "mnist", data_dir: Path = Path("data"),
     """Return the verified raw dataset, filling the cache from the first source that works."""
     check_dataset(dataset)
     cache = cache_dir(data_dir, dataset)
+    with exclusive(cache):
+        recover(cache)
+        return _fetch_locked(dataset, cache, source)
+
+
+def _fetch_locked(dataset: str, cache: Path, source: Path | None) -> RawDataset:
     if source is not None:
         source = Path(source)
         if not source.is_dir():
@@ -199,8 +206,8 @@ def fetch(dataset: str = "mnist", data_dir: Path = Path("data"),
                                 "pass --source DIR with the four IDX files")
     raw = _parse(dataset, origin, files)        # structure first: clearer errors
     raw.checksums = verify(dataset, files, origin)
-    if not origin.startswith("cache"):
-        _write_cache(cache, files)
+    if not origin.startswith("cache") or not all((cache / n).is_file() for n in FILES):
+        _write_cache(cache, files)               # the stages read the raw (not .gz) files
     raw.folder = cache
     return raw
 

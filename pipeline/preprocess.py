@@ -22,7 +22,8 @@ import numpy as np
 from engine import Config, ConfigError
 from engine.encoding import planes_from_pixels
 from stores import dataset as dataset_store
-from stores.atomic import atomic_directory, remove_stale_temporaries
+from stores.atomic import atomic_directory, recover
+from stores.locks import exclusive
 
 from .errors import PipelineError
 from .fetch import fetch
@@ -106,10 +107,22 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
                force: bool = False, source: Path | None = None,
                scheduler_address: str | None = None, workers: int | None = None,
                fail_after_write=None) -> PreprocessResult:
-    """Fetch (if needed) and write the store; a no-op when an identical one exists."""
+    """Fetch (if needed) and write the store; a no-op when an identical one exists. The
+    output is locked while it is built; a replace a kill interrupted is finished first."""
     levels = validate_levels(levels)
+    if workers is not None and workers < 1:
+        raise PipelineError(f"--workers {workers}: must be >= 1")
     out = Path(output) if output is not None else default_store(data_dir, dataset)
-    remove_stale_temporaries(out)
+    if out.exists() and not out.is_dir():
+        raise PipelineError(f"--output {out} is a file; pass a folder path for the store")
+    with exclusive(out):
+        recover(out)
+        return _preprocess_locked(dataset, data_dir, out, levels, force, source,
+                                  scheduler_address, workers, fail_after_write)
+
+
+def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_address,
+                       workers, fail_after_write) -> PreprocessResult:
     raw = fetch(dataset, data_dir, source)
     existing = dataset_store.read_attrs(out)
     if (existing and not force and existing.get("dataset") == dataset

@@ -8,6 +8,7 @@ writes `last.zarr` and returns `interrupted`; `--resume` continues bit-identical
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,13 +17,15 @@ from typing import Protocol
 
 from engine import Config
 from engine.trainer import Trainer
+from stores import atomic, faults, runs
 from stores import checkpoint as ckpt
-from stores import faults, runs
 from stores.dataset import Dataset
+from stores.errors import StoreError
 
 from .data import check_levels, open_store
 from .errors import PipelineError
 from .evaluate import evaluate
+from .resources import check_memory
 from .tracking import WandbTracker
 
 # Fields that measure the machine, not the learning: excluded from bit-identity checks.
@@ -102,35 +105,125 @@ def _run_json(run_dir: Path) -> dict:
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
-    return json.loads(path.read_text())
+    try:
+        info = json.loads(path.read_text())
+        info["options"]["dataset"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise PipelineError(f"{path} is corrupt; start a new run with another --run-dir") \
+            from None
+    return info
 
 
-def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, ckpt.Checkpoint]:
-    run_dir = Path(opts.resume)
-    info = _run_json(run_dir)
-    last = runs.checkpoints_dir(run_dir) / "last.zarr"
-    if not last.exists():
-        raise PipelineError(f"{run_dir} has no checkpoints/last.zarr to resume from")
-    cp = ckpt.load(last)
-    saved = info["options"]
-    resumed = TrainOptions(
-        config=cp.cfg, epochs=opts.epochs, dataset=saved["dataset"],
-        data_dir=opts.data_dir, store=opts.store, seed=saved["seed"], run_dir=run_dir,
-        sampling=saved["sampling"], limit_train=saved["limit_train"],
-        limit_test=saved["limit_test"], eval_every=saved["eval_every"],
-        checkpoint_every=saved["checkpoint_every"], resume=run_dir,
-        wandb_mode=opts.wandb_mode)
-    return resumed, cp
+def _resume_point(run_dir: Path, reporter: Reporter) -> ckpt.Checkpoint | None:
+    """The newest usable checkpoint: last.zarr (restored from a hidden complete copy if a
+    replace was interrupted), else the newest epoch-NNNN.zarr that loads. None: the run never
+    wrote one."""
+    folder = runs.checkpoints_dir(run_dir)
+    for name in ("last.zarr", "best.zarr"):
+        note = atomic.recover(folder / name)
+        if note:
+            reporter.message(note)
+    for path in [folder / "last.zarr", *reversed(runs.epoch_checkpoints(run_dir))]:
+        if not path.exists():
+            continue
+        try:
+            cp = ckpt.load(path)
+        except StoreError as exc:
+            reporter.message(f"{exc}; trying an older checkpoint")
+            continue
+        if path.name != "last.zarr":
+            reporter.message(f"resuming from {path} (no usable last.zarr)")
+        return cp
+    return None
+
+
+def _saved_options(opts: TrainOptions, run_dir: Path, cfg: Config) -> TrainOptions:
+    saved = _run_json(run_dir)["options"]
+    try:
+        return TrainOptions(
+            config=cfg, epochs=opts.epochs, dataset=saved["dataset"], data_dir=opts.data_dir,
+            store=opts.store, seed=saved["seed"], run_dir=run_dir, sampling=saved["sampling"],
+            limit_train=saved["limit_train"], limit_test=saved["limit_test"],
+            eval_every=saved["eval_every"], checkpoint_every=saved["checkpoint_every"],
+            resume=run_dir, wandb_mode=opts.wandb_mode)
+    except KeyError as exc:
+        raise PipelineError(f"{run_dir}/run.json lacks option {exc}; start a new run") from None
+
+
+def _history(cp: ckpt.Checkpoint, run_dir: Path) -> tuple[list[dict], float | None, int | None]:
+    """Rows, best accuracy and best epoch as the checkpoint recorded them (older checkpoints
+    without that record fall back to the log)."""
+    run = cp.attrs.get("run")
+    if isinstance(run, dict) and isinstance(run.get("history"), list):
+        return run["history"], run.get("best_accuracy"), run.get("best_epoch")
+    done = cp.state["trainer"]["epoch"]
+    rows = [r for r in runs.read_metrics(run_dir) if r.get("epoch", 0) <= done]
+    scored = [r for r in rows if r.get("test_accuracy") is not None]
+    best = max(scored, key=lambda r: r["test_accuracy"], default=None)
+    return rows, best and best["test_accuracy"], best and best["epoch"]
+
+
+def _holds_run(run_dir: Path) -> bool:
+    """A folder holds a run once it has a checkpoint (hidden complete copies included) or a
+    metrics row; one killed before that is empty and may be trained into again."""
+    folder = runs.checkpoints_dir(run_dir)
+    if runs.epoch_checkpoints(run_dir) or (run_dir / "metrics.jsonl").exists():
+        return True
+    return any((folder / n).exists() or atomic.complete_copies(folder / n)
+               for n in ("last.zarr", "best.zarr"))
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise PipelineError(f"--run-dir {run_dir} is a file; pass a folder")
 
 
 # ---------------------------------------------------------------------- the stage
 def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
+    """Run (or resume) training. Ctrl-C / SIGTERM are caught from the first instant."""
     reporter = reporter or SilentReporter()
+    with StopFlag() as stop:
+        faults.hit("start", 1)
+        if opts.resume is not None:
+            run_dir = Path(opts.resume)
+            if not run_dir.is_dir():
+                raise PipelineError(f"{run_dir}: no such run folder")
+            _run_json(run_dir)
+        else:
+            run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
+                opts.runs_root, opts.dataset)
+            _check_run_dir(run_dir)
+            if run_dir.is_dir() and _holds_run(run_dir):
+                raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
+                                    "to continue it, or another --run-dir")
+        created = not run_dir.exists()
+        try:
+            with runs.run_lock(run_dir):
+                return _train_locked(opts, run_dir, reporter, stop)
+        except BaseException:
+            if created and not (run_dir / "run.json").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)   # refused before it began
+            raise
+
+
+def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
+                  stop: StopFlag) -> TrainResult:
     checkpoint = None
     if opts.resume is not None:
-        opts, checkpoint = _resume_options(opts)
+        checkpoint = _resume_point(run_dir, reporter)
+        if checkpoint is not None:
+            opts = _saved_options(opts, run_dir, checkpoint.cfg)
+        else:                                # killed before its first checkpoint
+            cfg = _saved_config(run_dir)
+            opts = _saved_options(opts, run_dir, cfg)
+            reporter.message(f"{run_dir} has no checkpoint yet; starting it from the beginning")
+    elif _holds_run(run_dir):                # another process got here first
+        raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir}")
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
+    for name, limit in (("--limit-train", opts.limit_train), ("--limit-test", opts.limit_test)):
+        if limit is not None and limit < 1:
+            raise PipelineError(f"{name} {limit}: must be >= 1 (or left out for all images)")
     cfg = opts.config
     if opts.sampling is not None and opts.sampling != cfg.sampling:
         try:
@@ -140,6 +233,7 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
     opts.sampling = cfg.sampling
     ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds)
+    check_memory(cfg)
     if checkpoint is not None and checkpoint.checksums != ds.checksums:
         raise PipelineError(f"{ds.path} was built from other source files than the run; "
                             "resume against the store it was trained on")
@@ -147,30 +241,38 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
     test_split = ds.load("test", opts.limit_test)
 
     if checkpoint is not None:
-        trainer = Trainer.from_state(cfg, checkpoint.arrays, checkpoint.state)
-        run_dir = Path(opts.resume)
-        runs.truncate_metrics(run_dir, checkpoint.state["trainer"]["epoch"])
-        rows = runs.read_metrics(run_dir)
+        try:
+            trainer = Trainer.from_state(cfg, checkpoint.arrays, checkpoint.state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PipelineError(f"{checkpoint.path}: trainer state is invalid ({exc})") from None
+        if trainer.state.cursor and len(trainer._order) not in (0, len(train_split)):
+            raise PipelineError(f"{checkpoint.path}: its epoch order covers "
+                                f"{len(trainer._order)} samples, the training split "
+                                f"{len(train_split)}; resume on the same data")
+        rows, best, best_epoch = _history(checkpoint, run_dir)
+        runs.write_metrics(run_dir, rows)       # repairs a torn, short or deleted log
         info = _run_json(run_dir)
+        done = trainer.state.epoch
+        if opts.epochs < done:
+            raise PipelineError(f"{run_dir} has already trained {done} epochs; --epochs is "
+                                f"the total, so pass --epochs {done + 1} or more to go on")
     else:
         trainer = Trainer(cfg, seed=opts.seed)
-        run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(opts.runs_root,
-                                                                           opts.dataset)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
-                                "to continue it, or another --run-dir")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        rows = []
+        rows, best, best_epoch = [], None, None
         options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
                    if k not in ("config", "resume", "run_dir", "runs_root", "data_dir",
                                 "store", "wandb_mode")}
         info = {"options": options, "wandb_id": None}
         runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
+        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
 
+    if stop.requested:                           # Ctrl-C during start-up: nothing trained
+        return TrainResult(run_dir, rows, True, [])
     tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
                            name=run_dir.name, resume_id=info.get("wandb_id"))
-    info["wandb_id"] = tracker.run_id or info.get("wandb_id")
-    runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+    if tracker.run_id and tracker.run_id != info.get("wandb_id"):
+        info["wandb_id"] = tracker.run_id
+        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
     warnings = [tracker.warning] if tracker.warning else []
     if tracker.warning:
         reporter.message(tracker.warning)
@@ -178,54 +280,63 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
     reporter.start({"run_dir": str(run_dir), "train": len(train_split), "test": len(test_split),
                     "epoch": trainer.state.epoch, "epochs": opts.epochs, "resumed":
                     checkpoint is not None, "config": cfg.to_dict()})
-    best = max((r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None),
-               default=None)
     interrupted = False
     try:
-        with StopFlag() as stop:
-            while trainer.state.epoch < opts.epochs:
-                epoch = trainer.state.epoch + 1          # 1-based for people
-                reporter.epoch_start(epoch, len(train_split))
-                start = time.perf_counter()
+        while trainer.state.epoch < opts.epochs and not stop.requested:
+            epoch = trainer.state.epoch + 1          # 1-based for people
+            reporter.epoch_start(epoch, len(train_split))
+            start = time.perf_counter()
 
-                def on_batch(n: int, stop=stop) -> bool:
-                    reporter.batch(n, trainer)
-                    faults.hit("batch", trainer.state.batches_seen)
-                    return not stop.requested
+            def on_batch(n: int) -> bool:
+                reporter.batch(n, trainer)
+                faults.hit("batch", trainer.state.batches_seen)
+                return not stop.requested
 
-                done = trainer.train_epoch(train_split.planes, train_split.pixels,
-                                           train_split.labels, on_batch)
-                if not done:
-                    _save(run_dir / "checkpoints" / "last.zarr", trainer, epoch - 1, {}, ds)
-                    interrupted = True
-                    break
-                seconds = time.perf_counter() - start
-                row = _epoch_row(trainer, epoch, seconds)
-                if epoch % opts.eval_every == 0 or epoch == opts.epochs:
-                    result = evaluate(trainer.net, test_split)
-                    row.update(test_accuracy=result["accuracy"],
-                               test_no_decision=result["no_decision"],
-                               eval_samples_per_s=result["samples_per_s"])
-                else:
-                    row.update(test_accuracy=None, test_no_decision=None,
-                               eval_samples_per_s=None)
-                _checkpoint(run_dir, trainer, epoch, row, ds, opts, best)
-                if row["test_accuracy"] is not None and (best is None
-                                                         or row["test_accuracy"] > best):
-                    best = row["test_accuracy"]
-                runs.append_metrics(run_dir, row)
-                rows.append(row)
-                tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
-                tracker.log_network(trainer.net, step=epoch)
-                reporter.epoch_end(row)
-                if stop.requested:
-                    interrupted = epoch < opts.epochs
-                    break
+            done = trainer.train_epoch(train_split.planes, train_split.pixels,
+                                       train_split.labels, on_batch)
+            if not done:
+                record = _record(rows, best, best_epoch)
+                _save(runs.checkpoints_dir(run_dir) / "last.zarr", trainer, epoch - 1, {}, ds,
+                      record)
+                break
+            seconds = time.perf_counter() - start
+            row = _epoch_row(trainer, epoch, seconds)
+            if epoch % opts.eval_every == 0 or epoch == opts.epochs:
+                result = evaluate(trainer.net, test_split)
+                row.update(test_accuracy=result["accuracy"],
+                           test_no_decision=result["no_decision"],
+                           eval_samples_per_s=result["samples_per_s"])
+            else:
+                row.update(test_accuracy=None, test_no_decision=None,
+                           eval_samples_per_s=None)
+            acc = row["test_accuracy"]
+            improved = acc is not None and (best is None or acc > best)
+            if improved:
+                best, best_epoch = acc, epoch
+            rows.append(row)
+            _checkpoint(run_dir, trainer, epoch, row, ds, opts, improved,
+                        _record(rows, best, best_epoch))
+            runs.append_metrics(run_dir, row)
+            tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
+            tracker.log_network(trainer.net, step=epoch)
+            reporter.epoch_end(row)
+        interrupted = trainer.state.epoch < opts.epochs
     finally:
         tracker.finish()
     if tracker.warning and tracker.warning not in warnings:
         warnings.append(tracker.warning)
     return TrainResult(run_dir, rows, interrupted, warnings)
+
+
+def _saved_config(run_dir: Path) -> Config:
+    from .configuration import read_config_file
+    return read_config_file(run_dir / "config.toml")
+
+
+def _record(rows: list[dict], best: float | None, best_epoch: int | None) -> dict:
+    """What a checkpoint keeps of the run: the whole log and the best so far (so a kill
+    that loses a log row, or the log itself, loses nothing)."""
+    return {"history": list(rows), "best_accuracy": best, "best_epoch": best_epoch}
 
 
 def _epoch_row(trainer: Trainer, epoch: int, seconds: float) -> dict:
@@ -257,20 +368,23 @@ def _epoch_row(trainer: Trainer, epoch: int, seconds: float) -> dict:
     }
 
 
-def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset) -> None:
+def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset,
+          record: dict) -> None:
     ckpt.save(path, trainer.cfg, trainer.state_arrays(), trainer.state_dict(), epoch,
-              metrics, ds.name, ds.checksums)
+              metrics, ds.name, ds.checksums, {"run": record})
 
 
 def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Dataset,
-                opts: TrainOptions, best: float | None) -> None:
+                opts: TrainOptions, improved: bool, record: dict) -> None:
+    """The order of writes is the run folder's journal: epoch-N, then best, then last.zarr
+    (the commit point: it holds the log and the best), then the log row. A kill before
+    last.zarr is in place redoes the epoch on resume, rewriting the same files."""
     folder = runs.checkpoints_dir(run_dir)
     if epoch % opts.checkpoint_every == 0 or epoch == opts.epochs:
-        _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds)
-    acc = row.get("test_accuracy")
-    if acc is not None and (best is None or acc > best):
-        _save(folder / "best.zarr", trainer, epoch, row, ds)
-    _save(folder / "last.zarr", trainer, epoch, row, ds)
+        _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record)
+    if improved:
+        _save(folder / "best.zarr", trainer, epoch, row, ds, record)
+    _save(folder / "last.zarr", trainer, epoch, row, ds, record)
 
 
 def strip_timing(row: dict) -> dict:

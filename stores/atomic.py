@@ -1,7 +1,15 @@
-"""Write a directory-shaped store next to its final place, then rename it into place.
+"""Directory-shaped stores replaced so that a kill at any instant leaves a complete copy.
 
-A crash or Ctrl-C leaves only a hidden `.NAME.tmp-*` folder, never a final path that looks
-complete; `replace` swaps an existing store out only after the new one is whole.
+The protocol for writing `NAME` (a zarr store, a checkpoint, the raw-data cache):
+
+1. write everything into `.NAME.tmp-*` (a kill here leaves an incomplete temporary);
+2. rename it to `.NAME.new-*`: from now on it is known to be complete;
+3. rename the old `NAME` (if any) to `.NAME.old-*`;
+4. rename `.NAME.new-*` to `NAME`, then delete `.NAME.old-*`.
+
+Between 3 and 4 there is no `NAME`, but a complete `.new-*` and `.old-*` exist; `recover`
+(called under the store's lock before anyone reads it) puts the newest complete copy back in
+place. `.tmp-*` folders are never complete, so they are the only thing cleaned up blindly.
 """
 
 from __future__ import annotations
@@ -13,34 +21,68 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import faults
+
+
+def _hidden(final: Path, kind: str) -> Path:
+    return final.parent / f".{final.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
 
 @contextlib.contextmanager
 def atomic_directory(final: Path, replace: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling path to write; on success rename it to `final`."""
+    """Yield a temporary sibling path to write; on success it becomes `final`."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = _hidden(final, "tmp")
     try:
         yield tmp
+        faults.write_point(f"{final.name}: temporary written")
+        if final.exists() and not replace:
+            raise FileExistsError(f"{final} already exists")
+        new = _hidden(final, "new")
+        os.replace(tmp, new)
+        faults.write_point(f"{final.name}: marked complete")
         if final.exists():
-            if not replace:
-                raise FileExistsError(f"{final} already exists")
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(final, trash)
-            os.replace(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
+            old = _hidden(final, "old")
+            os.replace(final, old)
+            faults.write_point(f"{final.name}: old copy moved aside")
+            os.replace(new, final)
+            faults.write_point(f"{final.name}: new copy in place")
+            shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            os.replace(new, final)
+        faults.write_point(f"{final.name}: done")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def remove_stale_temporaries(final: Path) -> None:
-    """Delete leftovers of killed writers of `final` (hidden `.NAME.tmp-*` / `.old-*`)."""
+def complete_copies(final: Path) -> list[Path]:
+    """Hidden complete copies of `final` left by a killed writer, newest first."""
     final = Path(final)
-    if not final.parent.exists():
-        return
-    for pattern in (f".{final.name}.tmp-*", f".{final.name}.old-*"):
-        for p in final.parent.glob(pattern):
+    if not final.parent.is_dir():
+        return []
+    found = [p for kind in ("new", "old") for p in final.parent.glob(f".{final.name}.{kind}-*")]
+    # a .new copy is newer than any .old one; within a kind, the latest written wins
+    return sorted(found, key=lambda p: (".new-" in p.name, p.stat().st_mtime_ns), reverse=True)
+
+
+def recover(final: Path) -> str | None:
+    """Finish an interrupted replace of `final`: put the newest complete copy in place if
+    `final` is missing, then drop leftovers. Call only while holding the store's lock.
+    Returns a sentence saying what was recovered, or None."""
+    final = Path(final)
+    if not final.parent.is_dir():
+        return None
+    note = None
+    copies = complete_copies(final)
+    if not final.exists() and copies:
+        os.replace(copies[0], final)
+        note = f"{final} was missing after an interrupted write; restored {copies[0].name}"
+        copies = copies[1:]
+    if final.exists():
+        for p in copies:                 # superseded by `final`, which is complete
             shutil.rmtree(p, ignore_errors=True)
+    for p in final.parent.glob(f".{final.name}.tmp-*"):   # never complete
+        shutil.rmtree(p, ignore_errors=True)
+    return note

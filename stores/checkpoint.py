@@ -114,9 +114,15 @@ def load(path: Path) -> Checkpoint:
                              f"expected integer {shape} for its config")
     live = arrays["weights"] != 0
     if live.any() and (arrays["receptors"][live].max() >= cfg.receptors
+                       or arrays["receptors"][live].min() < 0
                        or np.abs(arrays["weights"].astype(np.int64)).max()
                        >= cfg.spike_threshold):
         raise StoreError(f"{path}: receptor or weight values out of range for its config")
+    order = arrays["epoch_order"]
+    if order.ndim != 1 or (order.size and not np.array_equal(np.sort(order),
+                                                             np.arange(order.size))):
+        raise StoreError(f"{path}: epoch_order is not a permutation of 0..n-1; the checkpoint "
+                         "is corrupt (resume from another one, e.g. an epoch-NNNN.zarr)")
     if tuple(attrs.get("levels", ())) != cfg.levels:
         raise StoreError(f"{path}: levels attribute disagrees with its config")
     arrays["receptors"] = arrays["receptors"].astype(np.int32)

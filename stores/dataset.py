@@ -103,6 +103,8 @@ class Dataset:
         """Read a split into memory (MNIST: ~190 MB of planes for train)."""
         if split not in SPLITS:
             raise StoreError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if limit is not None and limit < 1:
+            raise StoreError(f"a limit of {limit} images: must be >= 1 (or none for all)")
         g = zarr.open_group(str(self.path), mode="r")[split]
         n = g["labels"].shape[0] if limit is None else min(limit, g["labels"].shape[0])
         out = Split(g["planes"][:n], g["pixels"][:n], g["labels"][:n])

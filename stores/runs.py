@@ -8,7 +8,9 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from . import faults
 from .errors import StoreError
+from .locks import exclusive
 
 CHECKPOINT_RE = re.compile(r"^epoch-(\d+)\.zarr$")
 
@@ -60,20 +62,64 @@ def to_toml(data: dict, comments: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_lock(run_dir: Path):
+    """The exclusive lock a process holds while it writes a run folder (`RUN/.lock`)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return exclusive(run_dir, run_dir / ".lock")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a small file whole: written and synced beside it, then renamed over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    faults.write_point(f"{path.name}: temporary written")
     os.replace(tmp, path)
+    faults.write_point(f"{path.name}: in place")
 
 
 def append_jsonl(path: Path, row: dict) -> None:
-    """Append one JSON row and make it durable before returning."""
+    """Append one JSON row and make it durable before returning. (A kill may tear the line;
+    readers drop a torn last line, and run folders rebuild the log from the checkpoint.)"""
+    line = json.dumps(row, sort_keys=True) + "\n"
     with open(path, "a") as f:
-        f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.write(line[:len(line) // 2])
+        f.flush()
+        faults.write_point(f"{Path(path).name}: half a row")
+        f.write(line[len(line) // 2:])
         f.flush()
         os.fsync(f.fileno())
+    faults.write_point(f"{Path(path).name}: row appended")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSON-lines log; a torn last line (a killed append) is dropped, any other
+    bad line is one StoreError."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace")
+    lines = text.split("\n")
+    rows = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines):          # no newline after it: an append that was cut short
+                break
+            raise StoreError(f"{path}:{i} is not valid JSON") from None
+    return rows
 
 
 def append_metrics(run_dir: Path, row: dict) -> None:
@@ -81,21 +127,9 @@ def append_metrics(run_dir: Path, row: dict) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise StoreError(f"{path}:{i} is not valid JSON") from None
-    return rows
+    return read_jsonl(Path(run_dir) / "metrics.jsonl")
 
 
-def truncate_metrics(run_dir: Path, last_epoch: int) -> None:
-    """Keep only rows up to `last_epoch` (a resumed run rewrites what came after)."""
-    rows = [r for r in read_metrics(run_dir) if r.get("epoch", 0) <= last_epoch]
-    write_text_atomic(Path(run_dir) / "metrics.jsonl",
-                      "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+def write_metrics(run_dir: Path, rows: list[dict]) -> None:
+    """Rewrite the log whole (a resumed run restores it from its checkpoint's history)."""
+    write_jsonl(Path(run_dir) / "metrics.jsonl", rows)
