@@ -17,8 +17,8 @@ from pathlib import Path
 
 from engine import Config
 from engine.trainer import Trainer
+from stores import atomic, runs
 from stores import checkpoint as ckpt
-from stores import runs
 
 from .data import check_levels, open_store
 from .errors import PipelineError
@@ -86,10 +86,14 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
     info_path = run_dir / "run.json"
     if not info_path.is_file():
         raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
-    info = json.loads(info_path.read_text())
-    if info.get("kind") != "reproduce":
+    try:
+        info = json.loads(info_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PipelineError(f"{info_path} is corrupt; start a new run") from None
+    if not isinstance(info, dict) or info.get("kind") != "reproduce":
         raise PipelineError(f"{run_dir} is a train run; continue it with snnpipe train --resume")
     last = runs.checkpoints_dir(run_dir) / "last.zarr"
+    atomic.recover_folder(runs.checkpoints_dir(run_dir))   # finish an interrupted replace
     if not last.exists():
         raise PipelineError(f"{run_dir} has no checkpoints/last.zarr to resume from")
     cp = ckpt.load(last)
@@ -109,13 +113,23 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
 
 
 def _read_points(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    return runs.read_jsonl(path)          # a torn last line (a killed append) is dropped
 
 
 def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
+    """Train until the target, the sample budget or the time budget; the run folder is
+    locked while this process writes it."""
     _check(opts)
+    folder = opts.resume or opts.run_dir
+    if folder is None:
+        return _reproduce_locked(opts, on_point)
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise PipelineError(f"{folder} is a file; pass a folder")
+    with runs.run_lock(Path(folder)):
+        return _reproduce_locked(opts, on_point)
+
+
+def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
     if opts.resume is not None:
         opts, trainer, progress, points = _resume(opts)
         run_dir = Path(opts.resume)
@@ -126,7 +140,7 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
         points = []
         run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
             opts.runs_root, f"reproduce-{opts.dataset}")
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
             raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
                                 "to continue it, or another --run-dir")
     cfg = trainer.cfg

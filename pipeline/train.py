@@ -119,10 +119,8 @@ def _resume_point(run_dir: Path, reporter: Reporter) -> ckpt.Checkpoint | None:
     replace was interrupted), else the newest epoch-NNNN.zarr that loads. None: the run never
     wrote one."""
     folder = runs.checkpoints_dir(run_dir)
-    for name in ("last.zarr", "best.zarr"):
-        note = atomic.recover(folder / name)
-        if note:
-            reporter.message(note)
+    for note in atomic.recover_folder(run_dir) + atomic.recover_folder(folder):
+        reporter.message(note)
     for path in [folder / "last.zarr", *reversed(runs.epoch_checkpoints(run_dir))]:
         if not path.exists():
             continue
@@ -132,7 +130,10 @@ def _resume_point(run_dir: Path, reporter: Reporter) -> ckpt.Checkpoint | None:
             reporter.message(f"{exc}; trying an older checkpoint")
             continue
         if path.name != "last.zarr":
-            reporter.message(f"resuming from {path} (no usable last.zarr)")
+            reporter.message(f"resuming from {path} (no usable last.zarr); last.zarr "
+                             "rebuilt from it")
+            with atomic.atomic_directory(folder / "last.zarr", replace=True) as tmp:
+                shutil.copytree(path, tmp)
         return cp
     return None
 
@@ -219,6 +220,8 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             reporter.message(f"{run_dir} has no checkpoint yet; starting it from the beginning")
     elif _holds_run(run_dir):                # another process got here first
         raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir}")
+    else:
+        atomic.recover_folder(run_dir)       # half-written files of a run that never began
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
     for name, limit in (("--limit-train", opts.limit_train), ("--limit-test", opts.limit_test)):

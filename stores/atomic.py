@@ -86,3 +86,26 @@ def recover(final: Path) -> str | None:
     for p in final.parent.glob(f".{final.name}.tmp-*"):   # never complete
         shutil.rmtree(p, ignore_errors=True)
     return note
+
+
+def recover_folder(folder: Path) -> list[str]:
+    """`recover` every store in `folder` that a killed writer left hidden copies of, and drop
+    half-written hidden files (`.NAME.tmp-*`). Call only while holding the folder's lock."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    names = set()
+    for p in folder.glob(".*.*-*"):
+        for kind in (".tmp-", ".new-", ".old-"):
+            if kind in p.name:
+                names.add(p.name[1:p.name.rindex(kind)])
+    notes = []
+    for name in sorted(names):
+        if any(p.is_file() for p in folder.glob(f".{name}.tmp-*")):
+            for p in folder.glob(f".{name}.tmp-*"):
+                p.unlink(missing_ok=True)
+            continue
+        note = recover(folder / name)
+        if note:
+            notes.append(note)
+    return notes

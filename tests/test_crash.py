@@ -1,0 +1,197 @@
+"""Kill for real: SIGKILL `train` and `preprocess` at every write point, then finish the job
+and compare with an uninterrupted run. Two writers at once: the second gets one line naming
+the first one's PID (the first is frozen with SIGSTOP at a known point, not raced)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from stores import checkpoint as ckpt
+from stores.runs import read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
+# Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too.
+TRAIN = ["train", "--epochs", "2", "--set", "neurons=20", "--limit-train", "400",
+         "--limit-test", "200", "--seed", "3"]
+
+
+def run(*args, env=None, wait=True):
+    e = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
+    cmd = [*SNNPIPE, *map(str, args)]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=e)
+
+
+def strip(rows):
+    from pipeline.train import strip_timing
+    return [strip_timing(r) for r in rows]
+
+
+def snapshot(run_dir: Path) -> dict:
+    """Everything a finished run must agree on, timing aside."""
+    out = {"metrics": strip(read_metrics(run_dir))}
+    for name in ("last.zarr", "best.zarr"):
+        cp = ckpt.load(run_dir / "checkpoints" / name)
+        out[name] = (cp.epoch, cp.arrays["weights"].tobytes(), cp.arrays["receptors"].tobytes(),
+                     json.dumps(cp.state, sort_keys=True))
+    out["files"] = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    return out
+
+
+def write_points(tmp: Path, args: list) -> list[str]:
+    trace = tmp / "trace.txt"
+    res = run(*args, env={"SNNPIPE_FAULT_TRACE": str(trace)})
+    assert res.returncode == 0, res.stderr
+    return [line.split(" ", 1)[1] for line in trace.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def reference(mnist_store, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ref")
+    points = write_points(tmp, [*TRAIN, "--run-dir", tmp / "run"])
+    return snapshot(tmp / "run"), points
+
+
+def test_write_points_cover_every_kind_of_write(reference):
+    _, points = reference
+    for needed in ("config.toml: in place", "run.json: in place", "epoch-0002.zarr: done",
+                   "best.zarr: old copy moved aside", "last.zarr: old copy moved aside",
+                   "last.zarr: new copy in place", "metrics.jsonl: half a row"):
+        assert needed in points
+
+
+def _kill_and_finish(k: int, tmp: Path) -> tuple[int, dict, list[str]]:
+    folder = tmp / f"kill-{k}"
+    res = run(*TRAIN, "--run-dir", folder, env={"SNNPIPE_FAULT": f"SIGKILL@write:{k}"})
+    assert res.returncode == -signal.SIGKILL, (k, res.returncode, res.stderr)
+    # nothing that looks complete is half-written: every visible checkpoint loads
+    for cp in (folder / "checkpoints").glob("*.zarr") if (folder / "checkpoints").exists() \
+            else []:
+        ckpt.load(cp)
+    if (folder / "run.json").exists():
+        again = run("train", "--resume", folder, "--epochs", 2)
+    else:                                    # never got going: the same command again
+        again = run(*TRAIN, "--run-dir", folder)
+    assert again.returncode == 0, (k, again.stderr)
+    hidden = [p.name for p in folder.rglob(".*") if p.name != ".lock"]
+    return k, snapshot(folder), hidden
+
+
+def test_sigkill_at_every_write_point_then_resume_matches_uninterrupted(reference, tmp_path):
+    ref, points = reference
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda k: _kill_and_finish(k, tmp_path),
+                                range(1, len(points) + 1)))
+    for k, snap, hidden in results:
+        assert snap == ref, f"kill at write point {k} ({points[k - 1]}) changed the result"
+        assert hidden == [], f"kill at {points[k - 1]} left {hidden}"
+
+
+def test_lost_log_rows_and_torn_lines_are_restored_from_the_checkpoint(reference, tmp_path):
+    ref, _ = reference
+    folder = tmp_path / "r"
+    assert run(*[a if a != "2" else "1" for a in TRAIN[:3]], *TRAIN[3:], "--run-dir",
+               folder).returncode == 0
+    log = folder / "metrics.jsonl"
+    log.write_text(log.read_text()[:-7])            # a torn last line
+    assert len(read_metrics(folder)) == 0           # readers drop it, they do not crash
+    res = run("train", "--resume", folder, "--epochs", 2)
+    assert res.returncode == 0, res.stderr
+    assert snapshot(folder) == ref
+    log.unlink()                                    # the log deleted outright
+    res = run("train", "--resume", folder, "--epochs", 2)
+    assert res.returncode == 0, res.stderr
+    assert snapshot(folder)["metrics"] == ref["metrics"]
+    # and best.zarr was not overwritten by a worse epoch on the way
+    assert ckpt.load(folder / "checkpoints" / "best.zarr").attrs["run"]["best_epoch"] == \
+        ref["best.zarr"][0]
+
+
+def test_resume_falls_back_to_the_newest_complete_checkpoint(reference, tmp_path):
+    ref, _ = reference
+    folder = tmp_path / "r"
+    assert run(*TRAIN, "--run-dir", folder).returncode == 0
+    ck = folder / "checkpoints"
+    # last.zarr lost mid-replace: a complete hidden copy sits beside it
+    os.replace(ck / "last.zarr", ck / ".last.zarr.new-1-deadbeef")
+    res = run("train", "--resume", folder, "--epochs", 2)
+    assert res.returncode == 0 and "restored .last.zarr.new-1-deadbeef" in res.stderr
+    assert snapshot(folder) == ref
+    # last.zarr corrupt: the newest epoch checkpoint is used, and named
+    shutil.rmtree(ck / "last.zarr" / "weights")
+    res = run("train", "--resume", folder, "--epochs", 2)
+    assert res.returncode == 0, res.stderr
+    assert "epoch-0002.zarr" in res.stderr
+    assert snapshot(folder) == ref
+
+
+def _stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def _freeze_at(args: list, point: str) -> subprocess.Popen:
+    """Start a writer that stops itself (SIGSTOP) at a known point, holding its lock."""
+    proc = run(*args, env={"SNNPIPE_FAULT": f"SIGSTOP@{point}"}, wait=False)
+    while not _stopped(proc.pid):            # waits for a state, not for a duration
+        assert proc.poll() is None, proc.stderr.read()
+        os.sched_yield()
+    return proc
+
+
+def _thaw(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGCONT)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+
+
+def test_two_resumes_of_one_run_the_second_is_refused(reference, tmp_path):
+    ref, _ = reference
+    folder = tmp_path / "r"
+    assert run(*[a if a != "2" else "1" for a in TRAIN[:3]], *TRAIN[3:], "--run-dir",
+               folder).returncode == 0
+    first = _freeze_at(["train", "--resume", folder, "--epochs", 2], "batch:3")
+    second = run("train", "--resume", folder, "--epochs", 2)
+    _thaw(first)
+    lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+    assert second.returncode == 1 and len(lines) == 1
+    assert f"in use by process {first.pid}" in lines[0]
+    assert snapshot(folder) == ref                 # no duplicated epochs
+
+
+def test_two_preprocess_force_on_one_output(mnist_store, tmp_path):
+    out = tmp_path / "s.zarr"
+    args = ["preprocess", "--output", out, "--force"]
+    first = _freeze_at(args, "write:1")
+    second = run(*args)
+    _thaw(first)
+    assert second.returncode == 1 and f"in use by process {first.pid}" in second.stderr
+    assert run("preprocess", "--output", out).stdout.count("up to date") == 1
+
+
+def test_preprocess_sigkill_at_every_write_point(mnist_store, tmp_path):
+    out = tmp_path / "s.zarr"
+    assert run("preprocess", "--output", out).returncode == 0
+    reference = zarr.open_group(str(out), mode="r")["test/planes"][:500]
+    points = write_points(tmp_path, ["preprocess", "--output", out, "--force"])
+    assert len(points) >= 4
+    for k in range(1, len(points) + 1):
+        res = run("preprocess", "--output", out, "--force",
+                  env={"SNNPIPE_FAULT": f"SIGKILL@write:{k}"})
+        assert res.returncode == -signal.SIGKILL
+        again = run("preprocess", "--output", out)
+        assert again.returncode == 0 and "up to date" in again.stdout, (k, again.stderr)
+        assert np.array_equal(zarr.open_group(str(out), mode="r")["test/planes"][:500],
+                              reference)
+        assert [p.name for p in tmp_path.glob(".s.zarr*") if p.name != ".s.zarr.lock"] == []
