@@ -143,6 +143,9 @@ def train(
     limit_train: Annotated[int | None, typer.Option(help="Use the first N train images.")] = None,
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test images.")] = None,
     eval_every: Annotated[int, typer.Option(help="Test-set accuracy every E epochs.")] = 1,
+    validation: Annotated[int, typer.Option(
+        help="Hold out the last N training images; evaluate and pick best.zarr on them, "
+             "never on test (then: snnpipe eval RUN, once).")] = 0,
     checkpoint_every: Annotated[int, typer.Option(
         help="Keep checkpoints/epoch-NNNN.zarr every E epochs.")] = 1,
     resume: Annotated[Path | None, typer.Option(
@@ -172,7 +175,8 @@ def train(
                         store=store, seed=preset_seed(preset, seed), run_dir=run_dir,
                         sampling=cfg.sampling,
                         limit_train=limit_train, limit_test=limit_test, eval_every=eval_every,
-                        checkpoint_every=checkpoint_every, resume=resume, wandb_mode=mode)
+                        checkpoint_every=checkpoint_every, resume=resume, wandb_mode=mode,
+                        validation=validation)
     result = run(opts, RichReporter())
     if result.interrupted:
         if (result.run_dir / "checkpoints" / "last.zarr").exists():
@@ -183,9 +187,12 @@ def train(
             err.print(f"interrupted before the first batch; nothing trained. Run the same "
                       f"command again (or snnpipe train --resume {result.run_dir})")
         raise typer.Exit(130)
-    best = [r["test_accuracy"] for r in result.rows if r.get("test_accuracy") is not None]
+    from .train import selection_key
+    key = selection_key(result.rows[0] if result.rows else {})
+    best = [r[key] for r in result.rows if r.get(key) is not None]
     if best:
-        out.print(f"done: best test accuracy {100 * max(best):.2f} % — run folder "
+        name = key.replace("_accuracy", "")
+        out.print(f"done: best {name} accuracy {100 * max(best):.2f} % — run folder "
                   f"{result.run_dir}; evaluate with: snnpipe eval {result.run_dir}")
 
 
@@ -371,6 +378,53 @@ def priming(
         out.print(f"| {name} | " + " | ".join(f"{100 * row[str(m)]:.2f}" for m in marks)
                   + f" | {row['positive_learns']:,} | {row['negative_learns']:,} |")
     priming_ablation(opts, samples, run_dir, on_variant=show, only=variant or None)
+
+
+@app.command()
+@user_errors
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): dataset, preset, fixed, "
+                                              "grid, random, seeds, trials, budget.")],
+    folder: Annotated[Path | None, typer.Option(
+        help="Sweep folder (default runs/sweep-<name>); running again resumes it.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="LocalCluster workers (default: one per core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of an existing dask.distributed scheduler (tcp://host:8786).")] = None,
+    wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Run a sweep or a seed study on dask.distributed; one train run folder per trial."""
+    from .plots import plot_sweep
+    from .report import SweepProgress, sweep_table
+    from .sweep import read_spec
+    from .sweep import sweep as run
+    from .tracking import WANDB_MODES, default_wandb_mode
+    mode = wandb_mode or default_wandb_mode()
+    if mode not in WANDB_MODES:
+        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
+    if workers is not None and workers < 1:
+        raise PipelineError(f"--workers {workers}: must be >= 1")
+    if workers is not None and scheduler:
+        raise PipelineError("--workers starts a LocalCluster; drop it with --scheduler")
+    sp = read_spec(spec)
+    folder = folder or Path("runs") / f"sweep-{sp.name}"
+    res = run(sp, folder, data_dir, scheduler, workers, mode, SweepProgress())
+    table, markdown = sweep_table(sp, res.rows, res.selected)
+    out.print(table)
+    runs_md = folder / "sweep.md"
+    from stores.runs import write_text_atomic
+    write_text_atomic(runs_md, markdown)
+    paths = plot_sweep(folder, res.rows, sp.swept)
+    out.print(f"sweep folder {folder}: sweep.jsonl, sweep.md"
+              + "".join(f", {p.name}" for p in paths)
+              + (f"; {res.skipped} finished trial(s) skipped" if res.skipped else ""))
+    if res.interrupted:
+        err.print(f"interrupted: finished trials are in {folder}/sweep.jsonl; run the same "
+                  "command again to finish the rest")
+        raise typer.Exit(130)
+    if any(r["status"] != "ok" for r in res.rows):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -225,3 +225,41 @@ def plot_comparison(runs_by_label: dict[str, Path], path: Path) -> Path:
     axes[0].legend(loc="lower right")
     fig.suptitle("Dπ's program (faithful mode) and the exact rules, same MNIST, same evaluation")
     return _save(fig, Path(path))
+
+
+def plot_sweep(folder: Path, rows: list[dict], swept: list[str], top: int = 5) -> list[Path]:
+    """The metric against each swept parameter (one PNG each), and the accuracy curves of
+    the top trials against samples."""
+    folder = Path(folder)
+    ok = [r for r in rows if r.get("status") == "ok" and r.get("metric") is not None]
+    paths = []
+    if not ok:
+        return paths
+    name = ok[0].get("metric_name", "metric").replace("_", " ")
+    for param in swept:
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        xs = [r["params"].get(param) for r in ok]
+        labels = sorted({json.dumps(x) for x in xs})
+        numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
+        pos = xs if numeric else [labels.index(json.dumps(x)) for x in xs]
+        ax.scatter(pos, [100 * r["metric"] for r in ok], s=18, alpha=0.8)
+        if not numeric:
+            ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=7)
+        ax.set_xlabel(param)
+        ax.set_ylabel(f"{name} (%)")
+        ax.grid(alpha=0.3)
+        paths.append(_save(fig, folder / f"metric-vs-{param}.png"))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for r in sorted(ok, key=lambda r: -r["metric"])[:top]:
+        metrics = runs.read_metrics(Path(r["run_dir"]))
+        key = r.get("metric_name", "validation_accuracy")
+        pts = [(m["samples_seen"], 100 * m[key]) for m in metrics if m.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker=".", label=f"{r['id']} seed {r['seed']}")
+    ax.set_xlabel("samples seen")
+    ax.set_ylabel(f"{name} (%)")
+    ax.set_title(f"top {min(top, len(ok))} trials")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    paths.append(_save(fig, folder / "top-trials.png"))
+    return paths

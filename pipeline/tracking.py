@@ -20,7 +20,8 @@ class WandbTracker:
     """Thin wrapper over a wandb run: any wandb failure becomes one warning, then silence."""
 
     def __init__(self, mode: str, run_dir: Path, config: dict, name: str,
-                 project: str = "snnpipe", resume_id: str | None = None) -> None:
+                 project: str = "snnpipe", resume_id: str | None = None,
+                 group: str | None = None) -> None:
         self.run = None
         self.warning: str | None = None
         self.run_id: str | None = None
@@ -32,7 +33,8 @@ class WandbTracker:
             os.environ.setdefault("WANDB_SILENT", "true")
             self.run = wandb.init(project=project, name=name, dir=str(run_dir), mode=mode,
                                   config=config, id=resume_id, resume="allow" if resume_id
-                                  else None, settings=wandb.Settings(init_timeout=60))
+                                  else None, group=group,
+                                  settings=wandb.Settings(init_timeout=60))
             self.run_id = self.run.id
         except Exception as exc:  # no account, no network, wandb bug: keep training
             self._fail(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class TrainOptions:
     sampling: str | None = None        # None: the config's (Config.sampling)
     limit_train: int | None = None
     limit_test: int | None = None
+    validation: int = 0                # hold out the last N training images; select on them
+    group: str | None = None           # wandb group (a sweep's name)
     eval_every: int = 1
     checkpoint_every: int = 1
     resume: Path | None = None
@@ -85,8 +88,11 @@ class StopFlag:
         self._old: dict = {}
 
     def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
+        # Signals reach the main thread only; a trial in a dask worker thread is stopped by
+        # cancelling its sweep instead.
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -146,6 +152,7 @@ def _saved_options(opts: TrainOptions, run_dir: Path, cfg: Config) -> TrainOptio
             store=opts.store, seed=saved["seed"], run_dir=run_dir, sampling=saved["sampling"],
             limit_train=saved["limit_train"], limit_test=saved["limit_test"],
             eval_every=saved["eval_every"], checkpoint_every=saved["checkpoint_every"],
+            validation=saved.get("validation", 0), group=saved.get("group"),
             resume=run_dir, wandb_mode=opts.wandb_mode)
     except KeyError as exc:
         raise PipelineError(f"{run_dir}/run.json lacks option {exc}; start a new run") from None
@@ -159,9 +166,16 @@ def _history(cp: ckpt.Checkpoint, run_dir: Path) -> tuple[list[dict], float | No
         return run["history"], run.get("best_accuracy"), run.get("best_epoch")
     done = cp.state["trainer"]["epoch"]
     rows = [r for r in runs.read_metrics(run_dir) if r.get("epoch", 0) <= done]
-    scored = [r for r in rows if r.get("test_accuracy") is not None]
-    best = max(scored, key=lambda r: r["test_accuracy"], default=None)
-    return rows, best and best["test_accuracy"], best and best["epoch"]
+    key = selection_key(rows[0] if rows else {})
+    scored = [r for r in rows if r.get(key) is not None]
+    best = max(scored, key=lambda r: r[key], default=None)
+    return rows, best and best[key], best and best["epoch"]
+
+
+def selection_key(row: dict) -> str:
+    """What best.zarr is chosen on: validation accuracy when a validation split is held
+    out, else (as D𝜋 did) test accuracy."""
+    return "validation_accuracy" if "validation_accuracy" in row else "test_accuracy"
 
 
 def _holds_run(run_dir: Path) -> bool:
@@ -170,8 +184,8 @@ def _holds_run(run_dir: Path) -> bool:
     folder = runs.checkpoints_dir(run_dir)
     if runs.epoch_checkpoints(run_dir) or (run_dir / "metrics.jsonl").exists():
         return True
-    return any((folder / n).exists() or atomic.complete_copies(folder / n)
-               for n in ("last.zarr", "best.zarr"))
+    return any((folder / n).exists() or atomic.complete_copies(folder / n, "new")
+               or atomic.complete_copies(folder / n, "old") for n in ("last.zarr", "best.zarr"))
 
 
 def _check_run_dir(run_dir: Path) -> None:
@@ -224,6 +238,8 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         atomic.recover_folder(run_dir)       # half-written files of a run that never began
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
+    if opts.validation < 0:
+        raise PipelineError(f"--validation {opts.validation}: must be >= 0")
     for name, limit in (("--limit-train", opts.limit_train), ("--limit-test", opts.limit_test)):
         if limit is not None and limit < 1:
             raise PipelineError(f"{name} {limit}: must be >= 1 (or left out for all images)")
@@ -241,7 +257,14 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         raise PipelineError(f"{ds.path} was built from other source files than the run; "
                             "resume against the store it was trained on")
     train_split = ds.load("train", opts.limit_train)
-    test_split = ds.load("test", opts.limit_test)
+    if opts.validation:
+        if not 0 < opts.validation < len(train_split):
+            raise PipelineError(f"--validation {opts.validation}: must be between 1 and "
+                                f"{len(train_split) - 1} (the training images)")
+        train_split, eval_split = train_split.split_off(opts.validation)
+    else:                                   # no held-out data: evaluate on test, as D𝜋 did
+        eval_split = ds.load("test", opts.limit_test)
+    eval_name = "validation" if opts.validation else "test"
 
     if checkpoint is not None:
         try:
@@ -272,7 +295,8 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
     if stop.requested:                           # Ctrl-C during start-up: nothing trained
         return TrainResult(run_dir, rows, True, [])
     tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
-                           name=run_dir.name, resume_id=info.get("wandb_id"))
+                           name=run_dir.name, resume_id=info.get("wandb_id"),
+                           group=opts.group)
     if tracker.run_id and tracker.run_id != info.get("wandb_id"):
         info["wandb_id"] = tracker.run_id
         runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
@@ -280,7 +304,8 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
     if tracker.warning:
         reporter.message(tracker.warning)
 
-    reporter.start({"run_dir": str(run_dir), "train": len(train_split), "test": len(test_split),
+    reporter.start({"run_dir": str(run_dir), "train": len(train_split), "test": len(eval_split),
+                    "eval_split": eval_name,
                     "epoch": trainer.state.epoch, "epochs": opts.epochs, "resumed":
                     checkpoint is not None, "config": cfg.to_dict()})
     interrupted = False
@@ -305,14 +330,14 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             seconds = time.perf_counter() - start
             row = _epoch_row(trainer, epoch, seconds)
             if epoch % opts.eval_every == 0 or epoch == opts.epochs:
-                result = evaluate(trainer.net, test_split)
-                row.update(test_accuracy=result["accuracy"],
-                           test_no_decision=result["no_decision"],
-                           eval_samples_per_s=result["samples_per_s"])
+                result = evaluate(trainer.net, eval_split)
+                row.update({f"{eval_name}_accuracy": result["accuracy"],
+                            f"{eval_name}_no_decision": result["no_decision"],
+                            "eval_samples_per_s": result["samples_per_s"]})
             else:
-                row.update(test_accuracy=None, test_no_decision=None,
-                           eval_samples_per_s=None)
-            acc = row["test_accuracy"]
+                row.update({f"{eval_name}_accuracy": None, f"{eval_name}_no_decision": None,
+                            "eval_samples_per_s": None})
+            acc = row[f"{eval_name}_accuracy"]
             improved = acc is not None and (best is None or acc > best)
             if improved:
                 best, best_epoch = acc, epoch

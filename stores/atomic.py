@@ -9,7 +9,8 @@ The protocol for writing `NAME` (a zarr store, a checkpoint, the raw-data cache)
 
 Between 3 and 4 there is no `NAME`, but a complete `.new-*` and `.old-*` exist; `recover`
 (called under the store's lock before anyone reads it) puts the newest complete copy back in
-place. `.tmp-*` folders are never complete, so they are the only thing cleaned up blindly.
+place. `.tmp-*` folders are never complete, so they are the only thing cleaned up blindly;
+a complete copy is deleted only once a newer complete one is in place.
 """
 
 from __future__ import annotations
@@ -57,32 +58,39 @@ def atomic_directory(final: Path, replace: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def complete_copies(final: Path) -> list[Path]:
-    """Hidden complete copies of `final` left by a killed writer, newest first."""
+def complete_copies(final: Path, kind: str) -> list[Path]:
+    """Hidden complete copies of `final` (`kind` "new" or "old") left by a killed writer,
+    newest first."""
     final = Path(final)
     if not final.parent.is_dir():
         return []
-    found = [p for kind in ("new", "old") for p in final.parent.glob(f".{final.name}.{kind}-*")]
-    # a .new copy is newer than any .old one; within a kind, the latest written wins
-    return sorted(found, key=lambda p: (".new-" in p.name, p.stat().st_mtime_ns), reverse=True)
+    found = list(final.parent.glob(f".{final.name}.{kind}-*"))
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
 
 
 def recover(final: Path) -> str | None:
-    """Finish an interrupted replace of `final`: put the newest complete copy in place if
-    `final` is missing, then drop leftovers. Call only while holding the store's lock.
+    """Finish a replace of `final` that a kill interrupted (roll forward: a complete `.new`
+    copy is the write the killed process meant to make), or put the `.old` copy back if that
+    is all there is; then drop what is superseded. Call only while holding the store's lock.
     Returns a sentence saying what was recovered, or None."""
     final = Path(final)
     if not final.parent.is_dir():
         return None
     note = None
-    copies = complete_copies(final)
-    if not final.exists() and copies:
-        os.replace(copies[0], final)
-        note = f"{final} was missing after an interrupted write; restored {copies[0].name}"
-        copies = copies[1:]
-    if final.exists():
-        for p in copies:                 # superseded by `final`, which is complete
-            shutil.rmtree(p, ignore_errors=True)
+    new, old = complete_copies(final, "new"), complete_copies(final, "old")
+    if new:
+        if final.exists():
+            aside = _hidden(final, "old")
+            os.replace(final, aside)
+            old.append(aside)
+        os.replace(new[0], final)
+        note = f"finished an interrupted write of {final} (restored {new[0].name})"
+    elif not final.exists() and old:
+        os.replace(old[0], final)
+        note = f"{final} was missing after an interrupted write; restored {old[0].name}"
+        old = old[1:]
+    for p in [*new[1:], *old]:                 # superseded by `final`, which is complete
+        shutil.rmtree(p, ignore_errors=True)
     for p in final.parent.glob(f".{final.name}.tmp-*"):   # never complete
         shutil.rmtree(p, ignore_errors=True)
     return note

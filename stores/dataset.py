@@ -81,6 +81,12 @@ class Split:
             return self
         return Split(self.planes[:n], self.pixels[:n], self.labels[:n])
 
+    def split_off(self, n: int) -> tuple[Split, Split]:
+        """(all but the last n, the last n): a validation split held out of training."""
+        k = len(self) - n
+        return (Split(self.planes[:k], self.pixels[:k], self.labels[:k]),
+                Split(self.planes[k:], self.pixels[k:], self.labels[k:]))
+
 
 @dataclass
 class Dataset:

@@ -1,0 +1,135 @@
+"""Sweeps on dask.distributed: a tiny real sweep on a LocalCluster and through --scheduler,
+resume, a failing trial, bad specs, and validation that never touches test images."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.sweep import expand, read_spec, sweep, trial_id
+from stores import checkpoint as ckpt
+from stores.dataset import open_dataset
+from stores.runs import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+name = "tiny"
+dataset = "mnist"
+seeds = [0, 1]
+budget_samples = 1600
+validation = 200
+limit_train = 1000
+marks = [800]
+[fixed]
+neurons = 20
+[grid]
+grow_count = [5, 10]
+"""
+
+
+def spec_file(tmp_path: Path, text: str = TINY) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
+    spec = spec_file(tmp_path)
+    folder = tmp_path / "sweep"
+    # one trial cannot run: its run folder is in the way (a file)
+    bad = expand(read_spec(spec))[3]
+    (folder / "trials").mkdir(parents=True)
+    (folder / "trials" / bad["id"]).write_text("in the way")
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "sweep", str(spec),
+                          "--folder", str(folder), "--workers", "2", "--wandb-mode",
+                          "disabled"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stderr          # a trial failed: reported, not fatal
+    rows = read_jsonl(folder / "sweep.jsonl")
+    assert len(rows) == 4 and sorted(r["status"] for r in rows) == ["failed", "ok", "ok", "ok"]
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert failed["id"] == bad["id"] and "is a file" in failed["error"]
+    for name in ("sweep.md", "metric-vs-grow_count.png", "top-trials.png", "selected.json"):
+        assert (folder / name).exists(), name
+    assert "trials 4/4" not in res.stderr and "1 failed" in res.stderr
+
+    # validation rows are the last 200 of the first 1000 training images, never test images
+    ok = next(r for r in rows if r["status"] == "ok")
+    cp = ckpt.load(Path(ok["run_dir"]) / "checkpoints" / "last.zarr")
+    from engine import Network
+    from pipeline.evaluate import evaluate
+    net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+    val = open_dataset(mnist_store).load("train", 1000).split_off(200)[1]
+    assert evaluate(net, val)["accuracy"] == ok["metric"]
+    assert ok["samples"] == 1600 and "800" in ok["marks"]
+    metrics = read_jsonl(Path(ok["run_dir"]) / "metrics.jsonl")
+    assert all(m.get("test_accuracy") is None for m in metrics)
+
+    # resume: finished trials are skipped, the failed one runs again (now unblocked)
+    (folder / "trials" / bad["id"]).unlink()
+    again = sweep(read_spec(spec), folder, wandb_mode="disabled", workers=1)
+    assert again.skipped == 3
+    rows = read_jsonl(folder / "sweep.jsonl")
+    assert len(rows) == 5 and rows[-1]["id"] == bad["id"] and rows[-1]["status"] == "ok"
+    selected = json.loads((folder / "selected.json").read_text())
+    assert len(selected["test_accuracy_of_best_checkpoint"]) == 2
+
+
+def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        res = sweep(read_spec(spec_file(tmp_path)), tmp_path / "s", wandb_mode="disabled",
+                    scheduler_address=cluster.scheduler_address)
+    assert [r["status"] for r in res.rows] == ["ok"] * 4
+    # trials are deterministic: the same trial on another cluster gives the same metric
+    ids = {trial_id({"grow_count": 5}, 0)}
+    assert ids <= {r["id"] for r in res.rows}
+
+
+def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
+    from pipeline.train import TrainOptions, train
+    from stores.dataset import Dataset
+    loaded = []
+    real = Dataset.load
+
+    def spy(self, split, limit=None):
+        loaded.append(split)
+        return real(self, split, limit)
+    monkeypatch.setattr(Dataset, "load", spy)
+    from engine import Config
+    res = train(TrainOptions(config=Config(neurons=20), epochs=1, limit_train=600,
+                             validation=100, run_dir=tmp_path / "r", wandb_mode="disabled"))
+    assert loaded == ["train"] and res.rows[0]["validation_accuracy"] is not None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[grid]\nbogus = [1]\n", "unknown Config field(s) bogus"),
+    ("[random]\ndecay_amount = {int = [10, 1]}\n", "empty range"),
+    ("[random]\nslots = {log = [0, 5]}\n", "lo > 0"),
+    ("[grid]\nslots = []\n", "non-empty list"),
+    ("[random]\nslots = {normal = [1, 2]}\n", "must be one of"),
+    ("budget_samples = 0\n", "budget_samples must be an integer >= 1"),
+    ("colour = 1\n", "unknown key(s) colour"),
+    ("[grid]\nneurons = [0]\n", "neurons must be > 0"),
+])
+def test_bad_specs_are_one_line(tmp_path, text, message):
+    with pytest.raises(PipelineError) as exc:
+        read_spec(spec_file(tmp_path, text))
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_random_draws_are_reproducible_and_in_range(tmp_path):
+    spec = read_spec(spec_file(tmp_path, 'trials = 20\nsearch_seed = 3\n[random]\n'
+                               'reinforce_positive = {log = [10, 1000]}\n'
+                               'slots = {int = [4, 12]}\n'
+                               'quantilizer = {choice = ["exact", "binary32"]}\n'))
+    a, b = expand(spec), expand(spec)
+    assert a == b and len(a) == 20
+    r = np.array([t["params"]["reinforce_positive"] for t in a])
+    assert r.min() >= 10 and r.max() <= 1000
+    assert {t["params"]["quantilizer"] for t in a} == {"exact", "binary32"}
+    assert all(4 <= t["params"]["slots"] <= 12 for t in a)
