@@ -8,7 +8,7 @@ EPOCHS  ?= 30
 HOURS   ?= 2
 export WANDB_MODE ?= offline
 
-.PHONY: setup data preprocess train eval run test bench lint reproduce plot clean
+.PHONY: setup data preprocess train eval run test bench lint reproduce plot sweep seeds clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,14 @@ bench: preprocess
 
 reproduce: preprocess
 	$(BIN)/snnpipe reproduce --hours $(HOURS)
+
+# Sweeps and seed studies on a dask.distributed LocalCluster (SPEC=... for your own).
+SPEC ?= docs/sweeps/example.toml
+sweep: preprocess
+	$(BIN)/snnpipe sweep $(SPEC)
+
+seeds: preprocess
+	$(BIN)/snnpipe sweep docs/sweeps/seeds-mnist.toml
 
 lint: setup
 	$(BIN)/ruff check .

@@ -298,6 +298,9 @@ def reproduce(
         help="Continue a reproduce RUN_DIR from its last.zarr (--hours is this sitting's "
              "budget).")] = None,
     wandb_mode: Annotated[str | None, typer.Option(help="online, offline or disabled.")] = None,
+    validation: Annotated[int, typer.Option(
+        help="Hold out the last N training images; best.zarr is picked on them (test is "
+             "still recorded at every point, for the curve).")] = 0,
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Train a configuration on full MNIST for a time budget; curves, plots, best model."""
@@ -313,11 +316,15 @@ def reproduce(
                               run_dir, wandb_mode, hours=hours, target=target,
                               max_samples=max_samples, data_dir=data_dir,
                               eval_every_positive=eval_every_positive,
-                              checkpoint_every_samples=checkpoint_every_samples, resume=resume)
+                              checkpoint_every_samples=checkpoint_every_samples, resume=resume,
+                              validation=validation)
     res = run(opts, on_point=_print_point)
     best = res.best
+    picked = (f" (picked on validation: {100 * best['validation_accuracy']:.2f} %)"
+              if "validation_accuracy" in best else "")
     out.print(f"stopped: {res.stopped_by}. best test accuracy {100 * best['test_accuracy']:.2f} %"
-              f" after {best['samples_seen']:,} samples ({best['wall_seconds'] / 60:.1f} min)")
+              f"{picked} after {best['samples_seen']:,} samples "
+              f"({best['wall_seconds'] / 60:.1f} min)")
     paths = plot_run(res.run_dir)
     out.print(f"results: {res.results_file}; plots: {', '.join(p.name for p in paths)} in "
               f"{paths[0].parent}")

@@ -47,6 +47,7 @@ class ReproduceOptions:
     runs_root: Path = Path("runs")
     wandb_mode: str = "offline"
     resume: Path | None = None
+    validation: int = 0     # hold out the last N training images: best.zarr is picked on them
 
 
 @dataclass
@@ -78,6 +79,8 @@ def _check(opts: ReproduceOptions) -> None:
             raise PipelineError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if opts.checkpoint_every_samples < 1:
         raise PipelineError("--checkpoint-every-samples must be >= 1")
+    if not 0 <= opts.validation < 60_000:
+        raise PipelineError(f"--validation {opts.validation}: must be in 0..59999")
 
 
 def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress, list[dict]]:
@@ -104,7 +107,8 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
         eval_every_positive=saved.get("eval_every_positive"),
         checkpoint_every_samples=saved.get("checkpoint_every_samples", 2_000_000),
         seed=saved["seed"], dataset=saved["dataset"], data_dir=opts.data_dir, store=opts.store,
-        run_dir=run_dir, wandb_mode=opts.wandb_mode, resume=run_dir)
+        run_dir=run_dir, wandb_mode=opts.wandb_mode, resume=run_dir,
+        validation=saved.get("validation", 0))
     trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
     progress = Progress(**cp.metrics["reproduce"])
     seen = trainer.state.samples_seen
@@ -147,6 +151,10 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
     ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds)
     train, test = ds.load("train"), ds.load("test")
+    validation = None
+    if opts.validation:
+        train, validation = train.split_off(opts.validation)
+    select_on = "validation_accuracy" if validation is not None else "test_accuracy"
     train_eval = train.head(TRAIN_EVAL_SAMPLES)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / RESULTS
@@ -156,6 +164,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
                         "eval_every_positive": opts.eval_every_positive,
                         "checkpoint_every_samples": opts.checkpoint_every_samples,
                         "max_samples": opts.max_samples, "limit_train": None,
+                        "validation": opts.validation,
                         "limit_test": None, "eval_every": 1, "checkpoint_every": 1},
             "kind": "reproduce", "results": RESULTS}
     if opts.resume is None:
@@ -169,7 +178,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
 
     budget = opts.hours * 3600.0
     start = time.perf_counter() - progress.wall_seconds
-    best = max(points, key=lambda p: p["test_accuracy"], default=None)
+    best = max(points, key=lambda p: p[select_on], default=None)
     state = {"done": False, "stopped_by": "time budget"}
 
     def save(name: str, metrics: dict) -> None:
@@ -194,10 +203,14 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
             "q_positive": trainer.positive.value, "q_negative": trainer.negative.value,
             **{f"total_{k}": v for k, v in vars(st.counters).items()},
         }
+        if validation is not None:
+            va = evaluate(trainer.net, validation)
+            point.update(validation_accuracy=va["accuracy"],
+                         validation_no_decision=va["no_decision"])
         points.append(point)
         runs.append_jsonl(results, point)
         tracker.log(point, step=st.samples_seen)
-        if best is None or point["test_accuracy"] > best["test_accuracy"]:
+        if best is None or point[select_on] > best[select_on]:
             best = point
             progress.best_test_accuracy = point["test_accuracy"]
             save("best.zarr", {**point, "confusion": te["confusion"]})

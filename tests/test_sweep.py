@@ -133,3 +133,17 @@ def test_random_draws_are_reproducible_and_in_range(tmp_path):
     assert r.min() >= 10 and r.max() <= 1000
     assert {t["params"]["quantilizer"] for t in a} == {"exact", "binary32"}
     assert all(4 <= t["params"]["slots"] <= 12 for t in a)
+
+
+def test_reproduce_picks_best_on_validation(mnist_store, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "reproduce", "--set",
+                          "neurons=20", "--max-samples", "4000", "--eval-every-samples", "1000",
+                          "--validation", "5000", "--run-dir", str(tmp_path / "r"),
+                          "--wandb-mode", "disabled"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    points = read_jsonl(tmp_path / "r" / "results.jsonl")
+    assert len(points) >= 4 and all("validation_accuracy" in p for p in points)
+    best = ckpt.load(tmp_path / "r" / "checkpoints" / "best.zarr").metrics
+    assert best["validation_accuracy"] == max(p["validation_accuracy"] for p in points)
+    assert "picked on validation" in res.stdout
