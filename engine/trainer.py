@@ -262,6 +262,11 @@ class Trainer:
         t = dict(state["trainer"])
         t["counters"] = Counters(**t["counters"])
         tr.state = TrainerState(**t)
+        for name, value in [*vars(tr.state).items(), *vars(tr.state.counters).items()]:
+            if name != "counters" and (isinstance(value, bool) or not isinstance(value, int)
+                                       or value < 0):
+                raise ValueError(f"trainer counter {name} must be an integer >= 0, "
+                                 f"got {value!r}")
         tr.positive.units = int(state["positive_units"])
         tr.negative.units = int(state["negative_units"])
         if tr.cfg.quantilizer == "binary32":
