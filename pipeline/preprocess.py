@@ -53,7 +53,7 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
                 client.close()
         else:
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, Client(cluster):
+                              dashboard_address=":0") as cluster, Client(cluster):
                 yield f"local dask.distributed cluster ({workers} workers)"
     else:
         with dask.config.set(scheduler="threads"):

@@ -313,7 +313,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         if n_workers < 1:
             raise PipelineError(f"--workers {n_workers}: must be >= 1")
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
     threads = max(1, cores // n_workers)          # workers x threads <= cores
     tasks = [{**t, "run_dir": str((folder / "trials" / t["id"]).resolve()),

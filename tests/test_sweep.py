@@ -81,7 +81,7 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
 def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         res = sweep(read_spec(spec_file(tmp_path)), tmp_path / "s", wandb_mode="disabled",
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
