@@ -21,26 +21,51 @@ def lock_path(target: Path) -> Path:
     return target.parent / f".{target.name}.lock"
 
 
+def _make_parents(folder: Path) -> list[Path]:
+    """mkdir -p that returns the folders it created (deepest last)."""
+    made = []
+    for p in reversed([folder, *folder.parents]):
+        if not p.exists():
+            p.mkdir()
+            made.append(p)
+    return made
+
+
 @contextlib.contextmanager
 def exclusive(target: Path, lock_file: Path | None = None) -> Iterator[None]:
     """Hold the lock on `target` for the block, or raise one StoreError line naming the
-    process that holds it."""
+    process that holds it. The lock file (and any folder made for it) is removed on release,
+    so a refused or failed command leaves nothing behind."""
     path = Path(lock_file) if lock_file is not None else lock_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    made = _make_parents(path.parent)
     try:
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreError(f"{target} is in use by process {holder} (lock {path}); wait "
+                                 "for it to finish or stop it, then run again") from None
+            try:                                 # the file we locked must still be the lock
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)                         # its holder removed it meanwhile: again
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise StoreError(f"{target} is in use by process {holder} (lock {path}); wait for "
-                             "it to finish or stop it, then run again") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield
         finally:
-            os.ftruncate(fd, 0)
+            path.unlink(missing_ok=True)         # while still held: no one can slip in
             fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
     finally:
-        os.close(fd)
+        for folder in reversed(made):
+            try:
+                folder.rmdir()                   # only if the command left it empty
+            except OSError:
+                pass
