@@ -29,7 +29,9 @@ import itertools
 import json
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -325,6 +327,10 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     status = {"done": skipped, "running": len(tasks), "failed": 0, "total": len(trials),
               "best": _best(done.values())}
     interrupted = False
+    futures: list = []
+    old_term = None
+    if threading.current_thread() is threading.main_thread():   # SIGTERM cancels like Ctrl-C
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         futures = [client.submit(run_trial, task, key=f"trial-{task['id']}", pure=False)
                    for task in tasks]
@@ -343,6 +349,8 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         interrupted = True
         client.cancel(futures)
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -351,6 +359,10 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     if selected is not None:
         runs.write_text_atomic(folder / "selected.json", json.dumps(selected, indent=2) + "\n")
     return SweepResult(folder, rows, selected, interrupted, skipped)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _best(rows) -> float | None:
