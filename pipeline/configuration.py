@@ -57,16 +57,22 @@ def parse_sets(sets: list[str]) -> dict:
     return out
 
 
-def read_toml(path: Path) -> dict:
+def load_toml(path: Path, label: str) -> dict:
+    """A UTF-8 TOML file as a dict; a missing, non-UTF-8 or invalid file is one
+    PipelineError line starting with `label` (e.g. "--config FILE")."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"--config {path}: no such file")
+        raise PipelineError(f"{label}: no such file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise PipelineError(f"--config {path}: not UTF-8 text; save it as UTF-8 TOML") from None
+        raise PipelineError(f"{label}: not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PipelineError(f"--config {path}: invalid TOML ({exc})") from None
+        raise PipelineError(f"{label}: invalid TOML ({exc})") from None
+
+
+def read_toml(path: Path) -> dict:
+    data = load_toml(path, f"--config {path}")
     data = data.get("config", data)
     if not isinstance(data, dict):
         raise PipelineError(f"--config {path}: [config] must be a table of Config fields, "

@@ -33,7 +33,6 @@ import signal
 import socket
 import threading
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 from engine import PRESETS, Config, ConfigError
 from stores import runs
 
+from .configuration import load_toml
 from .errors import PipelineError
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
@@ -86,12 +86,7 @@ def _positive_int(path: Path, key: str, value, minimum: int = 1) -> int:
 def read_spec(path: Path) -> SweepSpec:
     """Read and check a sweep spec; every problem is one PipelineError line."""
     path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: no such sweep spec (a TOML file)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise _fail(path, f"not a valid UTF-8 TOML file ({exc})") from None
+    data = load_toml(path, f"sweep spec {path}")
     unknown = sorted(set(data) - SPEC_KEYS)
     if unknown:
         raise _fail(path, f"unknown key(s) {', '.join(unknown)}; valid keys: "
