@@ -173,11 +173,17 @@ _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -10
 _PROGRAM = {"quantilizer": "binary32", "generator": "glibc", "growth": "dpi-walk",
             "sampling": "redraw"}
 
+# Fashion-MNIST, found by docs/sweeps/fashion-search.toml + fashion-refine.toml (selected on
+# validation): 8 intensity planes, 20 slots, fast growth and decay. README, "Fashion-MNIST".
+_FASHION = {"levels": (224, 192, 160, 128, 96, 64, 32, 1), "slots": 20, "grow_count": 20,
+            "decay_amount": 31, "reinforce_positive": 699}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "dpi-98.9": _LARGE,
     "dpi-program": _PROGRAM,
     "dpi-program-98.9": {**_LARGE, **_PROGRAM},
+    "fashion": _FASHION,
 }
 
 # A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).
