@@ -377,6 +377,7 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     for r in ok:
         groups.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
     params, members = max(groups.items(), key=lambda kv: np.mean([r["metric"] for r in kv[1]]))
+    from engine import Network
     from stores import checkpoint as ckpt
     from stores.dataset import open_dataset
 
@@ -384,7 +385,6 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     tests = []
     for r in members:
         cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / "best.zarr")
-        from engine import Network
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
         test = open_dataset(stores[tuple(cp.cfg.levels)]).load("test")
         tests.append(evaluate(net, test)["accuracy"])

@@ -208,9 +208,6 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
             run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
                 opts.runs_root, opts.dataset)
             _check_run_dir(run_dir)
-            if run_dir.is_dir() and _holds_run(run_dir):
-                raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
-                                    "to continue it, or another --run-dir")
         created = not run_dir.exists()
         try:
             with runs.run_lock(run_dir):
@@ -232,8 +229,9 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             cfg = _saved_config(run_dir)
             opts = _saved_options(opts, run_dir, cfg)
             reporter.message(f"{run_dir} has no checkpoint yet; starting it from the beginning")
-    elif _holds_run(run_dir):                # another process got here first
-        raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir}")
+    elif _holds_run(run_dir):
+        raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
+                            "to continue it, or another --run-dir")
     else:
         atomic.recover_folder(run_dir)       # half-written files of a run that never began
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
