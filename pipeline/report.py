@@ -99,7 +99,9 @@ def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, s
     (or repeated seeds) adds mean +- sd per configuration and per mark."""
     from .sweep import summarize
     name = next((r.get("metric_name") for r in rows if r.get("metric_name")), "metric")
-    cols = ["trial", "seed", *spec.swept, name.replace("_", " ") + " %", "samples",
+    label = name.replace("_", " ") + (f" (mean of last {spec.metric_window})"
+                                      if spec.metric_window > 1 else "")
+    cols = ["trial", "seed", *spec.swept, label + " %", "samples",
             "seconds", "worker", "status"]
     table = Table(title=f"sweep {spec.name} ({spec.dataset})")
     for c in cols:

@@ -16,6 +16,7 @@ Spec (every key but `dataset` optional):
     validation = 10_000                   # last N training images; 0 = a seed study on test
     marks = [1_000_000, 5_000_000]        # also report accuracy at these sample counts
     search_seed = 0                       # seed of the random draws
+    metric_window = 1                     # metric = mean of the last K evaluations
     [fixed]   neurons = 200               # Config fields for every trial
     [grid]    grow_count = [5, 10]        # every combination
     [random]  decay_amount = {int = [1, 10]}, reinforce_positive = {log = [50, 500]},
@@ -46,7 +47,8 @@ from .configuration import load_toml
 from .errors import PipelineError
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
-             "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every"}
+             "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
+             "metric_window"}
 RANDOM_KINDS = ("int", "log", "choice")
 
 
@@ -66,6 +68,7 @@ class SweepSpec:
     random: dict = field(default_factory=dict)
     limit_train: int | None = None
     eval_every: int = 1
+    metric_window: int = 1
 
     @property
     def swept(self) -> list[str]:
@@ -110,6 +113,7 @@ def read_spec(path: Path) -> SweepSpec:
     spec.validation = _positive_int(path, "validation", data.get("validation", 10_000), 0)
     spec.search_seed = _positive_int(path, "search_seed", data.get("search_seed", 0), 0)
     spec.eval_every = _positive_int(path, "eval_every", data.get("eval_every", 1))
+    spec.metric_window = _positive_int(path, "metric_window", data.get("metric_window", 1))
     if "limit_train" in data:
         spec.limit_train = _positive_int(path, "limit_train", data["limit_train"])
     marks = data.get("marks", [])
@@ -223,7 +227,9 @@ def run_trial(task: dict) -> dict:
         result = train(opts)
         key = selection_key(result.rows[0])
         last = result.rows[-1]
-        row.update(metric=last[key], metric_name=key, samples=last["samples_seen"],
+        scored = [r[key] for r in result.rows if r.get(key) is not None]
+        row.update(metric=float(np.mean(scored[-task.get("metric_window", 1):])), metric_name=key,
+                   samples=last["samples_seen"],
                    best=max(r[key] for r in result.rows if r.get(key) is not None),
                    status="ok" if not result.interrupted else "interrupted")
         for mark in task["marks"]:
@@ -317,6 +323,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
               "store": str(stores[tuple(Config.from_dict(t["config"]).levels)]),
               "dataset": spec.dataset, "epochs": epochs, "validation": spec.validation,
               "limit_train": spec.limit_train, "eval_every": spec.eval_every,
+              "metric_window": spec.metric_window,
               "marks": spec.marks, "threads": threads, "wandb_mode": wandb_mode,
               "group": spec.name} for t in todo]
     status = {"done": skipped, "running": len(tasks), "failed": 0, "total": len(trials),

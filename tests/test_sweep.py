@@ -82,9 +82,17 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster:
-        res = sweep(read_spec(spec_file(tmp_path)), tmp_path / "s", wandb_mode="disabled",
+        spec = spec_file(tmp_path, TINY.replace("marks", "metric_window = 2\nmarks"))
+        res = sweep(read_spec(spec), tmp_path / "s", wandb_mode="disabled",
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
+    # metric_window = 2: the metric is the mean of the last two validation evaluations
+    for row in res.rows:
+        history = [m["validation_accuracy"] for m in read_jsonl(Path(row["run_dir"]) /
+                                                                  "metrics.jsonl")]
+        assert len(history) == 2 and row["metric"] == pytest.approx(np.mean(history))
+    from pipeline.report import sweep_table
+    assert "mean of last 2" in sweep_table(read_spec(spec), res.rows, None)[1]
     # trials are deterministic: the same trial on another cluster gives the same metric
     ids = {trial_id({"grow_count": 5}, 0)}
     assert ids <= {r["id"] for r in res.rows}
@@ -114,6 +122,7 @@ def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
     ("[random]\nslots = {normal = [1, 2]}\n", "must be one of"),
     ("budget_samples = 0\n", "budget_samples must be an integer >= 1"),
     ("colour = 1\n", "unknown key(s) colour"),
+    ("metric_window = 0\n", "metric_window must be an integer >= 1"),
     ("[grid]\nneurons = [0]\n", "neurons must be > 0"),
 ])
 def test_bad_specs_are_one_line(tmp_path, text, message):
