@@ -254,10 +254,12 @@ class SweepResult:
 
 
 def stores_needed(spec: SweepSpec, trials: list[dict], data_dir: Path) -> dict[tuple, Path]:
-    """Levels -> store path: the default levels use DATA_DIR/<dataset>.zarr, others their own
-    store beside it. Workers open them by this path (shared: same machine or shared disk)."""
-    from .preprocess import default_store
-    default = Config.preset(spec.preset).levels
+    """Levels -> store path: the levels `snnpipe preprocess` builds by default use
+    DATA_DIR/<dataset>.zarr, any others their own store beside it (so a sweep never rebuilds
+    the store that `train` and `eval` read). Workers open them by this path (shared: same
+    machine or shared disk)."""
+    from .preprocess import DEFAULT_LEVELS, default_store
+    default = tuple(DEFAULT_LEVELS)
     out = {}
     for t in trials:
         levels = tuple(Config.from_dict(t["config"]).levels)
@@ -388,12 +390,15 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     from stores import checkpoint as ckpt
     from stores.dataset import open_dataset
 
+    from .data import check_levels
     from .evaluate import evaluate
     tests = []
     for r in members:
         cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / "best.zarr")
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
-        test = open_dataset(stores[tuple(cp.cfg.levels)]).load("test")
+        ds = open_dataset(stores[tuple(cp.cfg.levels)])
+        check_levels(cp.cfg, ds)           # the store was replaced while the sweep ran
+        test = ds.load("test")
         tests.append(evaluate(net, test)["accuracy"])
     return {"params": json.loads(params), "seeds": [r["seed"] for r in members],
             "trials": [r["id"] for r in members],

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.sweep import expand, read_spec, sweep, trial_id
+from pipeline.sweep import expand, read_spec, stores_needed, sweep, trial_id
 from stores import checkpoint as ckpt
 from stores.dataset import open_dataset
 from stores.runs import read_jsonl
@@ -156,3 +156,16 @@ def test_reproduce_picks_best_on_validation(mnist_store, tmp_path):
     best = ckpt.load(tmp_path / "r" / "checkpoints" / "best.zarr").metrics
     assert best["validation_accuracy"] == max(p["validation_accuracy"] for p in points)
     assert "picked on validation" in res.stdout
+
+
+def test_a_sweep_never_rebuilds_the_default_store_with_other_levels(tmp_path):
+    # preset `fashion` has 8 levels: its trials get their own store, so the default store
+    # (which `train` and `eval` read, 4 levels) is never replaced behind the user's back
+    spec = read_spec(spec_file(tmp_path, 'dataset = "mnist"\npreset = "fashion"\n'
+                               "[grid]\nlevels = [[192, 128, 64, 1], [128, 1]]\n"))
+    paths = stores_needed(spec, expand(spec), tmp_path / "data")
+    assert paths[(192, 128, 64, 1)].name == "mnist.zarr"
+    assert paths[(128, 1)].name == "mnist-levels-128-1.zarr"
+    spec = read_spec(spec_file(tmp_path, 'dataset = "mnist"\npreset = "fashion"\n'))
+    [(levels, path)] = stores_needed(spec, expand(spec), tmp_path / "data").items()
+    assert len(levels) == 8 and path.name == f"mnist-levels-{'-'.join(map(str, levels))}.zarr"
