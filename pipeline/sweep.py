@@ -228,8 +228,7 @@ def run_trial(task: dict) -> dict:
         key = selection_key(result.rows[0])
         last = result.rows[-1]
         scored = [r[key] for r in result.rows if r.get(key) is not None]
-        window = task.get("metric_window", 1)          # mean of the last K evaluations
-        row.update(metric=float(np.mean(scored[-window:])), metric_name=key,
+        row.update(metric=float(np.mean(scored[-task["metric_window"]:])), metric_name=key,
                    samples=last["samples_seen"], best=max(scored),
                    status="ok" if not result.interrupted else "interrupted")
         for mark in task["marks"]:
