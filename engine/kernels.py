@@ -332,24 +332,21 @@ def reinforce_column_bits(receptors, weights, planes, amount, threshold, learn_l
 
 @njit(cache=True)
 def decay_and_prune(weights, amount, prune_below):
-    """Move every non-free weight toward zero by `amount`, then free |w| < prune_below.
+    """Move every non-free weight toward zero by `amount` (not past it), then free
+    |w| < prune_below. amount >= 0, prune_below >= 1.
 
-    weights: any-shaped integer array, flattened view. Returns slots pruned.
+    weights: any-shaped integer array, flattened view. Returns slots pruned. Written without
+    branches (a free slot stays 0 and is not counted) so that it vectorises: a large network
+    decays 792,000 slots every `decay_every` positive steps.
     """
     flat = weights.reshape(-1)
     pruned = 0
     for i in range(flat.shape[0]):
         w = flat[i]
-        if w == 0:
-            continue
-        if w > 0:
-            w = max(w - amount, 0)
-        else:
-            w = min(w + amount, 0)
-        if abs(w) < prune_below:
-            w = 0
-            pruned += 1
-        flat[i] = w
+        d = min(w + amount, 0) if w < 0 else max(w - amount, 0)
+        small = abs(d) < prune_below
+        pruned += small & (w != 0)
+        flat[i] = 0 if small else d
     return pruned
 
 
