@@ -41,6 +41,7 @@ def root(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
     if ctx.invoked_subcommand is None:  # a newcomer's first call: the way in, not an error
         out.print(START_HERE, markup=False, highlight=False)
 
+
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
 DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
 PresetOpt = Annotated[str, typer.Option(help=f"Named configuration: {', '.join(PRESETS)}.")]
