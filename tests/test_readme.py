@@ -79,7 +79,7 @@ def test_not_run_markers_have_a_reason_and_sit_on_a_runnable_block():
                 assert m.group(1), f"{page.name}:{n + 1}: `not run` needs a reason"
                 nxt = FENCE.match(lines[n + 1]) if n + 1 < len(lines) else None
                 assert nxt and nxt.group(2) in RUNNABLE, \
-                    f"{page.name}:{n + 1}: a `not run` marker must sit right before a runnable fence"
+                    f"{page.name}:{n + 1}: `not run` must sit right before a runnable fence"
 
 
 def test_the_quick_starts_are_run():
