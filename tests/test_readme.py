@@ -97,7 +97,7 @@ def _check_readme_cli(out: str) -> None:
 
 
 def _check_readme_python(out: str) -> None:
-    assert 0.3 < float(re.search(r"after one pass: ([0-9.]+)", out).group(1)) <= 1.0
+    assert 0.5 < float(re.search(r"after one pass: ([0-9.]+)", out).group(1)) <= 1.0   # 62 %
     assert "committed best checkpoint: 0.9865" in out
 
 
