@@ -18,9 +18,29 @@ from .errors import PipelineError
 from .report import RichReporter, err, out
 
 app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+
+START_HERE = """snnpipe: D𝜋's Self-Organised Neural Network on MNIST. Start with, in order:
+  snnpipe fetch                           get MNIST and verify its checksums
+  snnpipe preprocess                      build the store data/mnist.zarr
+  snnpipe train --epochs 30               train; prints the run folder
+  snnpipe eval docs/reproduce/best.zarr   evaluate a checkpoint (or a run folder)
+More: snnpipe --help, snnpipe COMMAND --help, README.md and docs/cli.md."""
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True)] = False) -> None:
+    """Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST."""
+    if show_version:
+        from importlib.metadata import version
+        out.print(f"snnpipe {version('snnpipe')}", markup=False, highlight=False)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:  # a newcomer's first call: the way in, not an error
+        out.print(START_HERE, markup=False, highlight=False)
+
 
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
 DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
