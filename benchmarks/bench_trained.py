@@ -36,7 +36,7 @@ from bench_engine import lane_additions, simd_peak  # noqa: E402
 
 from engine import growth, kernels  # noqa: E402
 from engine.generators import GEN_PCG64, pcg64_state_array  # noqa: E402
-from engine.kernels import SAMPLE_BLOCK  # noqa: E402
+from engine.kernels import block_size  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores import checkpoint as ckpt  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
@@ -165,16 +165,14 @@ def main() -> None:
     peak, lanes, ghz = simd_peak()
     adds = sum(lane_additions(net, cfg, len(i)) for i in batches)
     slot_bytes = net.weights.nbytes + net.receptors.nbytes
-    blocks = sum(-(-len(i) // SAMPLE_BLOCK) for i in batches)
-    mask_bytes = cfg.receptors * len(cfg.levels) * SAMPLE_BLOCK      # one block's masks
     live = int((net.weights != 0).sum())
-    per_batch_masks = mask_bytes * -(-cfg.batch_size // SAMPLE_BLOCK)
-    # neuron-outer: slots stream once per batch; a slot reads its receptor's run of every
-    # block, from L3 when the batch's masks do not fit in L2
-    l2 = l2_bytes()
-    mask_traffic = (live * len(cfg.levels) * SAMPLE_BLOCK * blocks
-                    if per_batch_masks > l2 else 0)
-    traffic = slot_bytes * len(batches) + mask_traffic
+    sb = block_size(cfg.batch_size)
+    per_batch_masks = cfg.receptors * len(cfg.levels) * sb * -(-cfg.batch_size // sb)
+    # The slots do not fit in L2 on a large network, so they stream from L3/DRAM: once per
+    # call (the kernel is neuron-outer), i.e. once per batch. The masks a slot reads (its
+    # receptor's run: levels x block bytes) are re-read per slot; the run of the receptors
+    # in use stays in L2 (see docs/engine.md).
+    traffic = slot_bytes * len(batches)
     bandwidth = stream_bandwidth()
     out = {
         "checkpoint": str(args.checkpoint),
@@ -197,7 +195,8 @@ def main() -> None:
         "simd_bound_samples_per_s": n_samples * peak / adds,
         "slot_bytes": slot_bytes,
         "batch_mask_bytes": per_batch_masks,
-        "l2_bytes": l2,
+        "mask_bytes_read_per_sample": live * len(cfg.levels),
+        "l2_bytes": l2_bytes(),
         "traffic_bytes_per_sample": traffic / n_samples,
         "stream_bandwidth_bytes_per_s": bandwidth,
         "memory_bound_samples_per_s": n_samples * bandwidth / traffic,

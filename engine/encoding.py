@@ -21,7 +21,7 @@ def active_receptors(pixels_row: np.ndarray) -> np.ndarray:
 
 
 def sample_masks(planes: np.ndarray) -> np.ndarray:
-    """(n, L, R) bool -> (blocks, R, L, SAMPLE_BLOCK) int8 masks (-1 on, 0 off), zero-padded.
+    """(n, L, R) bool -> (blocks, R, L, block) int8 masks (-1 on, 0 off), zero-padded.
 
     This is the layout the forward kernel reads: for one receptor, the on/off state over
     every level and every sample of a block is one contiguous run, so integration vectorises.

@@ -13,17 +13,27 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-SAMPLE_BLOCK = 64  # samples integrated together; one SIMD-friendly run per receptor
+SAMPLE_BLOCK = 200  # most samples integrated together (one batch of D𝜋's); see block_size
+
+
+@njit(cache=True)
+def block_size(n):
+    """Samples per block for a pass over n samples: at most SAMPLE_BLOCK, a multiple of 8
+    (one AVX2 vector of int32), with as little padding as possible (200 for a batch of
+    200 and for the 10,000 test images, 8 for one image)."""
+    blocks = max(1, (n + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK)
+    per = (n + blocks - 1) // blocks
+    return max(8, (per + 7) // 8 * 8)
 
 
 @njit(cache=True)
 def build_masks(planes):
-    """(n, L, R) bool -> (blocks, R, L, SAMPLE_BLOCK) int8 masks (-1 on, 0 off), zero-padded:
-    the layout the forward kernel reads. One receptor's on/off state over every cycle and
-    every sample of a block is one contiguous run of L x SAMPLE_BLOCK bytes, so a slot adds
+    """(n, L, R) bool -> (blocks, R, L, block_size(n)) int8 masks (-1 on, 0 off),
+    zero-padded: the layout the forward kernel reads. One receptor's on/off state over every
+    cycle and every sample of a block is one contiguous run of L x block bytes, so a slot adds
     its weight to all cycles of all samples in one vectorised loop."""
     n, n_levels, n_rec = planes.shape
-    sb = SAMPLE_BLOCK
+    sb = block_size(n)
     blocks = max(1, (n + sb - 1) // sb)
     masks = np.zeros((blocks, n_rec, n_levels, sb), dtype=np.int8)
     src = planes.view(np.uint8)
@@ -61,9 +71,9 @@ def _can_spike(weights_row: np.ndarray, n_levels: int, threshold: int) -> bool:
 def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, threshold):
     """Spike count of every column for every sample.
 
-    masks: (blocks, receptors, levels, SAMPLE_BLOCK) int8 from `build_masks`. Each column is
-    split into `parts` chunks of neurons so both cores stay busy. Returns
-    (columns, parts, blocks * SAMPLE_BLOCK) int32; sum over axis 1 for the column counts.
+    masks: (blocks, receptors, levels, block) int8 from `build_masks`. Each column is split
+    into `parts` chunks of neurons so both cores stay busy. Returns
+    (columns, parts, blocks * block) int32; sum over axis 1 for the column counts.
 
     Why it is fast on a trained network (every slot live, most neurons able to spike): a
     neuron's live slots are gathered once for all blocks; rule 1's drive of every cycle and
@@ -74,8 +84,7 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
     """
     n_neurons, n_slots = receptors.shape
     n_columns = n_neurons // neurons_per_column
-    n_blocks, n_rec, n_levels, _ = masks.shape
-    sb = SAMPLE_BLOCK
+    n_blocks, n_rec, n_levels, sb = masks.shape
     span = n_levels * sb
     flat = masks.reshape(n_blocks, n_rec, span)
     per_part = (neurons_per_column + parts - 1) // parts
