@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_engine import lane_additions, simd_peak  # noqa: E402
 
 from engine import growth, kernels  # noqa: E402
-from engine.generators import GEN_PCG64, pcg64_state_array  # noqa: E402
+from engine.generators import GEN_GLIBC, GEN_PCG64, glibc_state, pcg64_state_array  # noqa: E402
 from engine.kernels import block_size  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores import checkpoint as ckpt  # noqa: E402
@@ -80,7 +80,10 @@ def learning_split(trainer: Trainer, samples: list[tuple[np.ndarray, np.ndarray,
     rec0, w0 = trainer.net.receptors, trainer.net.weights
     first = np.empty(cfg.receptors, np.int64)
     active = np.empty(cfg.receptors, np.int64)
-    st = pcg64_state_array(np.random.Generator(np.random.PCG64(0)))
+    kind = GEN_GLIBC if cfg.generator == "glibc" else GEN_PCG64
+    st = (glibc_state(1000) if kind == GEN_GLIBC
+          else pcg64_state_array(np.random.Generator(np.random.PCG64(0))))
+    grow = growth.grow_dpi_walk if cfg.growth == "dpi-walk" else growth.grow_uniform
     n_levels = len(cfg.levels)
     times: dict[str, list[float]] = {"reinforce": [], "grow": [], "decay": []}
     for planes, pixels, column in samples:
@@ -98,8 +101,8 @@ def learning_split(trainer: Trainer, samples: list[tuple[np.ndarray, np.ndarray,
                 rec[column], w[column], first, n_levels, cfg.reinforce_positive,
                 cfg.spike_threshold, cfg.learn_low, cfg.learn_high, cfg.prune_below)
         t1 = time.perf_counter()
-        growth.grow_uniform(rec[column], w[column], active, n_active, cfg.grow_count,
-                            cfg.initial_weight, st, GEN_PCG64)
+        grow(rec[column], w[column], active, n_active, cfg.grow_count, cfg.initial_weight,
+             st, kind)
         t2 = time.perf_counter()
         times["reinforce"].append(t1 - t0)
         times["grow"].append(t2 - t1)
