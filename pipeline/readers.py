@@ -274,7 +274,7 @@ def _read_class_folders(root: Path, classes: list[str], size, where: str):
             sources[rel] = sha256(blob)
     if bad:
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
-        raise PipelineError(f"cannot read {len(bad)} file(s) as images: "
+        raise PipelineError(f"{where}: cannot read {len(bad)} file(s) as images: "
                             f"{', '.join(bad[:8])}{more}; remove them or convert them to PNG")
     return images, labels, sources, shapes
 
