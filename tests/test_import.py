@@ -398,3 +398,27 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
     data, _ = digits_run
     shutil.copytree(rawstore.raw_path(data, "digits"), rawstore.raw_path(tmp_path, "digits"))
     assert "cache" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
+
+
+def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path):
+    """issue 20's "done when": the committed checkpoints need no other step. MNIST comes
+    from the already-fetched raw cache (copied, as a fresh folder's fetch would leave it);
+    Fashion-MNIST from the Debian package when it is installed."""
+    from pipeline.fetch import DEBIAN_FASHION_DIR
+    from stores import checkpoint as ckpt
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    data = tmp_path / "empty"
+    shutil.copytree(mnist_raw[1], data / "raw" / "mnist")
+    best = root / "docs" / "reproduce" / "best.zarr"
+    res = runner.invoke(app, ["eval", str(best), "--data-dir", str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["results"][0]["accuracy"] == \
+        ckpt.load(best).metrics["test_accuracy"]
+    assert res.stderr.startswith(f"built {data / 'mnist.zarr'}")
+    if not DEBIAN_FASHION_DIR.is_dir():
+        pytest.skip("apt-get install dataset-fashion-mnist to test the Fashion checkpoint")
+    fashion = root / "docs" / "fashion" / "best" / "best.zarr"
+    res = runner.invoke(app, ["eval", str(fashion), "--data-dir", str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "fashion-mnist-levels-224-192-160-128-96-64-32-1.zarr" in res.stderr
+    assert json.loads(res.stdout)["results"][0]["accuracy"] > 0.83
