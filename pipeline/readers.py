@@ -137,7 +137,7 @@ def read_cifar10(path: Path) -> Parsed:
     return Parsed(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                   test_x, test_y, names[:10],
                   {n: sha256(files[n]) for n in files},
-                  {"format": "cifar10", **info, "split": "the official 50,000 / 10,000"})
+                  {"source_format": "cifar10", **info, "split": "the official 50,000 / 10,000"})
 
 
 # ----------------------------------------------------------------------------- npz
@@ -216,14 +216,14 @@ def read_npz(path: Path) -> Parsed:
     if names is not None:
         if names.dtype.kind not in "US" or names.ndim != 1 or len(names) < k:
             raise PipelineError(f"{path}: class_names must be {k} or more strings")
-        class_names = [str(s) for s in names.tolist()][:max(k, len(names))]
+        class_names = [str(s) for s in names.tolist()]
     else:
         class_names = [str(i) for i in range(k)]
     x_train, x_test = xs["x_train"], xs["x_test"]
     if x_train.ndim == 3:
         x_train, x_test = x_train[..., None], x_test[..., None]
     return Parsed(x_train, ys["y_train"], x_test, ys["y_test"], class_names,
-                  {path.name: sha256(blob)}, {"format": "npz", "split": "as given"})
+                  {path.name: sha256(blob)}, {"source_format": "npz", "split": "as given"})
 
 
 # -------------------------------------------------------------------------- folder
@@ -329,7 +329,7 @@ def read_folder(path: Path, size: tuple[int, int] | None, test_fraction: float |
         train_x, train_y, test_x, test_y = x_all[~test], y_all[~test], x_all[test], y_all[test]
         how = f"seeded held-out fraction {fraction} per class (seed {seed})"
     return Parsed(train_x, train_y, test_x, test_y, classes, sources,
-                  {"format": "folder", "split": how})
+                  {"source_format": "folder", "split": how})
 
 
 def held_out(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -360,5 +360,5 @@ def read_digits() -> Parsed:
                   labels[DIGITS_TRAIN:], [str(i) for i in range(10)],
                   {"sklearn.datasets.load_digits": sha256(d.data.tobytes()
                                                           + d.target.tobytes())},
-                  {"format": "digits", "split": f"first {DIGITS_TRAIN:,} train / last "
+                  {"source_format": "digits", "split": f"first {DIGITS_TRAIN:,} train / last "
                    f"{len(labels) - DIGITS_TRAIN} test (file order)"})

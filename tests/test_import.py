@@ -422,3 +422,12 @@ def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path
     assert res.exit_code == 0, res.output
     assert "fashion-mnist-levels-224-192-160-128-96-64-32-1.zarr" in res.stderr
     assert json.loads(res.stdout)["results"][0]["accuracy"] > 0.83
+
+
+def test_store_records_its_source(tmp_path):
+    data = tmp_path / "data"
+    npz = make_npz(tmp_path / "a.npz", class_names=np.array(["n", "e", "s", "w"]))
+    ok("import", "named", npz, "--data-dir", data)
+    attrs = rawstore.read_attrs(rawstore.raw_path(data, "named"))
+    assert attrs["source_format"] == "npz" and attrs["class_names"] == ["n", "e", "s", "w"]
+    assert attrs["sources"]["a.npz"] == hashlib.sha256(npz.read_bytes()).hexdigest()
