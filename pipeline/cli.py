@@ -43,7 +43,8 @@ def root(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
 
 
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
-DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
+DatasetOpt = Annotated[str, typer.Option(
+    help="mnist, fashion-mnist, digits, or a NAME given to `snnpipe import`.")]
 PresetOpt = Annotated[str, typer.Option(help=f"Named configuration: {', '.join(PRESETS)}.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a Config field, e.g. --set neurons=79 (repeatable).")]
@@ -86,11 +87,44 @@ def user_errors(fn):
 def fetch(dataset: DatasetOpt = "mnist", data_dir: DataDir = Path("data"),
           source: Annotated[Path | None, typer.Option(
               help="Folder holding the four IDX files (raw or .gz).")] = None) -> None:
-    """Get the raw IDX files, verify their SHA-256 and cache them in DATA_DIR/raw/."""
-    from .fetch import fetch as run
-    raw = run(dataset, data_dir, source)
-    out.print(f"{dataset}: {len(raw.train_labels)} train + {len(raw.test_labels)} test "
-              f"images, checksums verified, from {raw.source}")
+    """Get the raw files (IDX; digits from scikit-learn), verify them, cache in DATA_DIR/raw/."""
+    from .sources import fetch_line
+    out.print(fetch_line(dataset, data_dir, source))
+
+
+@app.command("import")
+@user_errors
+def import_(
+    name: Annotated[str, typer.Argument(help="Name for the data set (then --dataset NAME).")],
+    path: Annotated[Path, typer.Argument(help="CIFAR-10 binary folder or .tar.gz, a folder "
+                                              "of class folders, or an .npz file.")],
+    format_: Annotated[str, typer.Option("--format", help="auto, cifar10, folder or npz.")
+                       ] = "auto",
+    color: Annotated[str, typer.Option(
+        help="Colour images: gray (luma), average (channel mean) or color (3 planes).")
+                     ] = "gray",
+    test_fraction: Annotated[float | None, typer.Option(
+        help="folder without train/ and test/: fraction of each class held out for test "
+             "(default 0.2).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of that held-out split (default 0)."
+                                             )] = None,
+    size: Annotated[str | None, typer.Option(help="folder: resize every image to HxW.")
+                    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing data set NAME.")] = False,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Register your own data set (CIFAR-10 binary, image folders, npz) under DATA_DIR."""
+    from .importer import import_dataset
+    res = import_dataset(name, path, data_dir, format_, color, test_fraction, seed, size, force)
+    shape = " x ".join(map(str, res.image_shape))
+    official = {True: "; official release (checksum matched)",
+                False: "; NOT the official release (checksum differs)",
+                "unknown": "; official: unknown (SHA-256 of each file recorded)"}.get(
+        res.official, "")
+    out.print(f"{'replaced' if res.replaced else 'imported'} {res.name} ({res.format}): "
+              f"{res.sizes['train']} train + {res.sizes['test']} test images of {shape} "
+              f"({res.receptors} receptors), {len(res.class_names)} classes{official} -> "
+              f"{res.path}; next: snnpipe preprocess --dataset {res.name}")
 
 
 @app.command()
@@ -235,7 +269,8 @@ def eval_(
         raise PipelineError(f"--split {split!r}: choose test or train")
     if limit is not None and limit < 1:
         raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
-    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store)
+    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store,
+                                   on_note=(err if as_json else out).print)
     if as_json:
         sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
         return
@@ -322,8 +357,9 @@ def reproduce(
         help="Hold out the last N training images; best.zarr is picked on them (test is "
              "still recorded at every point, for the curve).")] = 0,
     data_dir: DataDir = Path("data"),
+    dataset: DatasetOpt = "mnist",
 ) -> None:
-    """Train a configuration on full MNIST for a time budget; curves, plots, best model."""
+    """Train a configuration on a full data set (MNIST by default) for a time budget."""
     from .plots import plot_run
     from .reproduce import reproduce as run
     if resume is not None and (set_ or config is not None or preset != "default" or sampling
@@ -337,8 +373,8 @@ def reproduce(
                               max_samples=max_samples, data_dir=data_dir,
                               eval_every_positive=eval_every_positive,
                               checkpoint_every_samples=checkpoint_every_samples, resume=resume,
-                              validation=validation)
-    res = run(opts, on_point=_print_point)
+                              validation=validation, dataset=dataset)
+    res = run(opts, on_point=_print_point, on_note=out.print)
     best = res.best
     picked = (f" (picked on validation: {100 * best['validation_accuracy']:.2f} %)"
               if "validation_accuracy" in best else "")

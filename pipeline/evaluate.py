@@ -12,7 +12,7 @@ from engine.trainer import decided_correct
 from stores import checkpoint, runs
 from stores.dataset import Dataset, Split
 
-from .data import open_store
+from .data import find_or_build_store, open_store
 from .errors import PipelineError
 
 EVAL_BATCH = 4096
@@ -87,18 +87,30 @@ def resolve_checkpoints(paths: list[Path]) -> list[Path]:
 
 def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
                          limit: int | None, data_dir: Path,
-                         store: Path | None = None) -> list[dict]:
-    """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores."""
+                         store: Path | None = None, on_note=None) -> list[dict]:
+    """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores. Without
+    --store, the store a checkpoint needs (its data set, its levels) is found or built, and
+    `on_note` hears one line about what was built."""
     results = []
-    datasets: dict[str, Dataset] = {}
-    splits: dict[str, Split] = {}
+    datasets: dict[tuple, Dataset] = {}
+    splits: dict[tuple, Split] = {}
     for path in resolve_checkpoints(paths):
         cp = checkpoint.load(path)
         name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
-        if name not in datasets:
-            datasets[name] = open_store(name, data_dir, store)
-            splits[name] = datasets[name].load(split, limit)
-        ds = datasets[name]
+        if dataset and cp.dataset and dataset != cp.dataset:
+            raise PipelineError(f"{path} was trained on {cp.dataset}, not {dataset}; drop "
+                                f"--dataset or pass --dataset {cp.dataset}")
+        key = (name, tuple(cp.levels) if store is None else None)
+        if key not in datasets:
+            if store is None:
+                datasets[key], note = find_or_build_store(name, tuple(cp.levels), data_dir)
+                if note and on_note is not None:
+                    on_note(note)
+            else:
+                datasets[key] = open_store(name, data_dir, store)
+            splits[key] = datasets[key].load(split, limit)
+        ds = datasets[key]
+        name = key
         if cp.dataset and cp.dataset != ds.name:
             raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
                                 f"{ds.name}; evaluate with --dataset {cp.dataset}")
@@ -108,6 +120,11 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
         if cp.cfg.receptors != splits[name].planes.shape[2]:
             raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
                                 f"{splits[name].planes.shape[2]}-pixel images")
+        labels = splits[name].labels
+        if labels.size and int(labels.max()) >= cp.cfg.columns:
+            raise PipelineError(f"{path} has {cp.cfg.columns} columns (classes) but {ds.path} "
+                                f"holds label {int(labels.max())}; it belongs to another "
+                                "data set")
         classes = cp.attrs.get("classes")
         if classes is not None and classes != list(range(cp.cfg.columns)):
             raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "

@@ -20,7 +20,7 @@ from engine.trainer import Trainer
 from stores import atomic, runs
 from stores import checkpoint as ckpt
 
-from .data import check_levels, open_store
+from .data import adapt_config, check_levels, find_or_build_store, open_store, store_info
 from .errors import PipelineError
 from .evaluate import evaluate
 from .tracking import WandbTracker
@@ -120,25 +120,30 @@ def _read_points(path: Path) -> list[dict]:
     return runs.read_jsonl(path)          # a torn last line (a killed append) is dropped
 
 
-def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
+def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     """Train until the target, the sample budget or the time budget; the run folder is
     locked while this process writes it."""
     _check(opts)
     folder = opts.resume or opts.run_dir
     if folder is None:
-        return _reproduce_locked(opts, on_point)
+        return _reproduce_locked(opts, on_point, on_note)
     if Path(folder).exists() and not Path(folder).is_dir():
         raise PipelineError(f"{folder} is a file; pass a folder")
     with runs.run_lock(Path(folder)):
-        return _reproduce_locked(opts, on_point)
+        return _reproduce_locked(opts, on_point, on_note)
 
 
-def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
+def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     if opts.resume is not None:
         opts, trainer, progress, points = _resume(opts)
         run_dir = Path(opts.resume)
+        ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir,
+                                       opts.store)
+        if note and on_note is not None:
+            on_note(note)
     else:
-        trainer = Trainer(opts.config, seed=opts.seed)
+        ds = open_store(opts.dataset, opts.data_dir, opts.store)
+        trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
         progress = Progress(next_eval=opts.eval_every_samples or 0,
                             next_checkpoint=opts.checkpoint_every_samples)
         points = []
@@ -148,7 +153,6 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
             raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
                                 "to continue it, or another --run-dir")
     cfg = trainer.cfg
-    ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds)
     train, test = ds.load("train"), ds.load("test")
     validation = None
@@ -183,7 +187,8 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
 
     def save(name: str, metrics: dict) -> None:
         ckpt.save(runs.checkpoints_dir(run_dir) / name, cfg, trainer.state_arrays(),
-                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums)
+                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums,
+                  {"data": store_info(ds)})
 
     def record(mid_batch: bool) -> dict:
         nonlocal best
