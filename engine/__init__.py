@@ -1,6 +1,10 @@
 """The SONN model of shared/SONN.md: arrays in, arrays out, no I/O."""
 
-from .config import PRESETS, Config, ConfigError
-from .network import Network
+from ._cache import use_versioned_cache
+
+use_versioned_cache()
+
+from .config import PRESETS, Config, ConfigError  # noqa: E402  (after the cache is set)
+from .network import Network  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "Network", "PRESETS"]
