@@ -97,6 +97,8 @@ def preprocess(
     if workers is not None and workers < 1:
         raise PipelineError(f"--workers {workers}: must be >= 1")
     res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
+    if res.rebuilt_because:
+        err.print(res.rebuilt_because, markup=False, soft_wrap=True)
     if res.up_to_date:
         out.print(f"{res.path} is up to date ({dataset}, levels {lv}); --force rebuilds it")
     else:
@@ -120,11 +122,19 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
 
 
 # ------------------------------------------------------------------------- train
-def _latest_run(runs_root: Path) -> Path:
-    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").exists()),
-                   key=lambda p: p.stat().st_mtime)
+def _latest_run(runs_root: Path, kind: str) -> Path:
+    """The newest run folder of this kind (train or reproduce) under `runs_root`."""
+    def kind_of(p: Path) -> str | None:
+        try:
+            info = json.loads((p / "run.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return info.get("kind", "train") if isinstance(info, dict) else None
+    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").is_file()
+                    and kind_of(p) == kind), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise PipelineError(f"no run under {runs_root} to resume")
+        raise PipelineError(f"no {kind} run under {runs_root} to resume; start one with "
+                            f"`snnpipe {kind}`")
     return found[-1]
 
 
@@ -164,11 +174,18 @@ def train(
     if mode not in WANDB_MODES:
         raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
     if resume is not None:
-        if set_ or config is not None or preset != "default" or sampling or seed is not None:
-            raise PipelineError("--resume continues with the run's own config and seed; drop "
-                                "--set/--config/--preset/--sampling/--seed")
+        fixed = [name for name, given in (
+            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
+            ("--sampling", sampling), ("--seed", seed is not None),
+            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
+            ("--limit-train", limit_train is not None), ("--limit-test", limit_test is not None),
+            ("--eval-every", eval_every != 1), ("--validation", validation != 0),
+            ("--checkpoint-every", checkpoint_every != 1)) if given]
+        if fixed:
+            raise PipelineError(f"--resume continues with the run's own settings; drop "
+                                f"{'/'.join(fixed)} (the run fixed them when it began)")
         if str(resume) == "latest":
-            resume = _latest_run(Path("runs"))
+            resume = _latest_run(Path("runs"), "train")
     cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
                                                           if sampling else [])])
     opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
@@ -278,9 +295,13 @@ def _print_point(p: dict) -> None:
 @app.command()
 @user_errors
 def reproduce(
-    hours: Annotated[float, typer.Option(help="Wall-clock budget.")] = 2.0,
-    target: Annotated[float, typer.Option(help="Stop at this test accuracy (%).")] = 98.65,
-    max_samples: Annotated[int | None, typer.Option(help="Stop after N samples.")] = None,
+    hours: Annotated[float | None, typer.Option(
+        help="Wall-clock budget of this sitting (default 2; on --resume: the run's).")] = None,
+    target: Annotated[float | None, typer.Option(
+        help="Stop at this test accuracy in % (default 98.65; on --resume: the run's, and a "
+             "value given overrides it from now on).")] = None,
+    max_samples: Annotated[int | None, typer.Option(
+        help="Stop after N samples (on --resume: the run's, unless given).")] = None,
     eval_every_samples: Annotated[int | None, typer.Option(
         help="Evaluate the full test set every N samples seen (default 250,000 unless "
              "--eval-every-positive is given).")] = None,
@@ -306,11 +327,20 @@ def reproduce(
     """Train a configuration on full MNIST for a time budget; curves, plots, best model."""
     from .plots import plot_run
     from .reproduce import reproduce as run
-    if resume is not None and (set_ or config is not None or preset != "default" or sampling
-                               or seed is not None or run_dir is not None):
-        raise PipelineError("--resume continues with the run's own config, seed and folder; "
-                            "drop --set/--config/--preset/--sampling/--seed/--run-dir")
-    if eval_every_samples is None and eval_every_positive is None:
+    if resume is not None:
+        fixed = [name for name, given in (
+            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
+            ("--sampling", sampling), ("--seed", seed is not None),
+            ("--run-dir", run_dir is not None), ("--validation", validation != 0),
+            ("--eval-every-samples", eval_every_samples is not None),
+            ("--eval-every-positive", eval_every_positive is not None),
+            ("--checkpoint-every-samples", checkpoint_every_samples != 2_000_000)) if given]
+        if fixed:
+            raise PipelineError(f"--resume continues with the run's own settings; drop "
+                                f"{'/'.join(fixed)} (the run fixed them when it began)")
+        if str(resume) == "latest":
+            resume = _latest_run(Path("runs"), "reproduce")
+    elif eval_every_samples is None and eval_every_positive is None:
         eval_every_samples = 250_000
     opts = _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples,
                               run_dir, wandb_mode, hours=hours, target=target,
@@ -319,6 +349,9 @@ def reproduce(
                               checkpoint_every_samples=checkpoint_every_samples, resume=resume,
                               validation=validation)
     res = run(opts, on_point=_print_point)
+    if not res.changed:
+        out.print(f"stopped: {res.stopped_by}")
+        return
     best = res.best
     picked = (f" (picked on validation: {100 * best['validation_accuracy']:.2f} %)"
               if "validation_accuracy" in best else "")
@@ -328,6 +361,9 @@ def reproduce(
     paths = plot_run(res.run_dir)
     out.print(f"results: {res.results_file}; plots: {', '.join(p.name for p in paths)} in "
               f"{paths[0].parent}")
+    if res.stopped_by == "interrupted":      # like train: scripts can tell (exit 130)
+        err.print(f"interrupted: resume with: snnpipe reproduce --resume {res.run_dir}")
+        raise typer.Exit(130)
 
 
 @app.command()

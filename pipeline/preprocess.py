@@ -23,6 +23,7 @@ from engine import Config, ConfigError
 from engine.encoding import planes_from_pixels
 from stores import dataset as dataset_store
 from stores.atomic import atomic_directory, recover
+from stores.errors import StoreError
 from stores.locks import exclusive
 
 from .errors import PipelineError
@@ -100,6 +101,7 @@ class PreprocessResult:
     seconds: float
     scheduler: str
     sizes: dict[str, int]
+    rebuilt_because: str = ""      # why an existing store with the same inputs was rebuilt
 
 
 def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
@@ -125,10 +127,17 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
                        workers, fail_after_write) -> PreprocessResult:
     raw = fetch(dataset, data_dir, source)
     existing = dataset_store.read_attrs(out)
+    because = ""
     if (existing and not force and existing.get("dataset") == dataset
             and tuple(existing.get("levels", ())) == levels
             and existing.get("checksums") == raw.checksums):
-        return PreprocessResult(out, True, raw.source, 0.0, "", {})
+        try:      # up to date only if every chunk is there and matches its checksum
+            if dataset_store.verify(out, existing, fix="rebuilding it"):
+                return PreprocessResult(out, True, raw.source, 0.0, "", {})
+            because = (f"{out} has no checksums (written by an older snnpipe); rebuilding it "
+                       "with them")
+        except StoreError as exc:
+            because = str(exc)
     if out.exists() and existing is None and not force:
         raise PipelineError(f"{out} exists but is not a complete snnpipe store; "
                             "pass --force to replace it")
@@ -157,4 +166,4 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         })
     return PreprocessResult(out, False, raw.source, time.perf_counter() - start, sched,
-                            {k: len(v[1]) for k, v in splits.items()})
+                            {k: len(v[1]) for k, v in splits.items()}, because)

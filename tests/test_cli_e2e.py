@@ -77,7 +77,7 @@ def test_checkpoint_contents(trained_run):
     assert cp.cfg.neurons == 198
     g = zarr.open_group(str(run / "checkpoints" / "epoch-0002.zarr"), mode="r")
     assert g["receptors"].dtype.itemsize == 2 and g["weights"].dtype == np.int32
-    assert g.attrs["format_version"] == 1 and "rng" in g.attrs["state"]
+    assert g.attrs["format_version"] == 2 and "rng" in g.attrs["state"]
 
 
 def test_resume_is_bit_identical(mnist_store, tmp_path):
