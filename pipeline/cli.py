@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
-import functools
-import json
+import os
+import signal
 import sys
-from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.table import Table
 
-from engine import PRESETS, ConfigError
-from stores.errors import StoreError
+def _interrupted_early(signum, frame) -> None:
+    """Ctrl-C while the heavy modules load: nothing is written yet, so leave at once."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
 
-from .errors import PipelineError
-from .report import RichReporter, err, out
+
+# Installed before the imports below (numba, zarr, dask take a while): Ctrl-C from the first
+# instant exits 130 without a traceback. `main` hands over to KeyboardInterrupt after them.
+# Only in the `snnpipe` process itself, never in one that imports this module (tests).
+if (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        and (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "snnpipe")):
+    signal.signal(signal.SIGINT, _interrupted_early)
+    from stores import faults as _faults  # tests signal at this known point
+    _faults.hit("import", 1)
+
+import errno  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.table import Table  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+try:                                   # typer >= 0.24 carries its own copy of click
+    from typer._click import exceptions as click_errors  # noqa: E402
+except ImportError:                    # pragma: no cover
+    from click import exceptions as click_errors  # noqa: E402
+
+from engine import PRESETS, ConfigError  # noqa: E402
+from stores.errors import StoreError  # noqa: E402
+
+from .errors import PipelineError  # noqa: E402
+from .report import RichReporter, err, one_line, out, print_error  # noqa: E402
+
+
+class OneLineErrors(TyperGroup):
+    """Option-parsing errors in the same style as every other: one `error:` line naming
+    the problem and where to look, exit code 2; Ctrl-C exits 130 whatever runs."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if signal.getsignal(signal.SIGINT) is _interrupted_early:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            if exc.ctx is not None:
+                sys.stderr.write(exc.ctx.get_help() + "\n")
+            sys.exit(2)
+        except click_errors.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "snnpipe"
+            print_error(f"{one_line(exc.format_message())} (see `{where} --help`)")
+            sys.exit(2)
+        except click_errors.ClickException as exc:
+            print_error(exc.format_message())
+            sys.exit(exc.exit_code or 1)
+        except (getattr(click_errors, "Abort", KeyboardInterrupt), KeyboardInterrupt):
+            err.print("interrupted")
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  cls=OneLineErrors)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -37,6 +94,29 @@ SamplingOpt = Annotated[str | None, typer.Option(
          "own) or redraw (D𝜋's rnd(n) with redraw on repeats); default: the config's.")]
 
 
+_OS_FIXES = {
+    errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (disk quota)",
+    errno.EACCES: "fix its permissions or choose a writable path",
+    errno.EPERM: "fix its permissions or choose a writable path",
+    errno.EROFS: "the file system is read-only; choose a writable path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EISDIR: "it is a folder where a file was expected; choose another path",
+    errno.EEXIST: "something is in the way; move it or choose another path",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: the path, what happened, and a fix that fits."""
+    where = exc.filename or exc.filename2 or ""
+    what = exc.strerror or type(exc).__name__
+    fix = _OS_FIXES.get(exc.errno or -1, "fix the cause")
+    return (f"{where + ': ' if where else ''}{what}; {fix}, then run the command again "
+            "(nothing incomplete was kept)")
+
+
 def user_errors(fn):
     """Turn expected failures into one 'error:' line on stderr and exit code 1: our own
     errors, and the file system's (read-only, disk full, not a directory), naming the path.
@@ -46,13 +126,10 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (PipelineError, StoreError, ConfigError) as exc:
-            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(1) from None
         except OSError as exc:
-            where = exc.filename or ""
-            what = exc.strerror or type(exc).__name__
-            err.print(f"[red]error:[/red] {where}: {what}; free space or fix permissions, then "
-                      "run the command again (nothing incomplete was kept)", soft_wrap=True)
+            print_error(os_error_line(exc))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -500,7 +577,7 @@ def predict(
             shown = f"  (saw: {r.shown})" if r.shown else ""
             out.print(f"{r.source}: {verdict}   spikes {counts}{shown}")
     for r in failed:
-        err.print(f"[red]error:[/red] {r.error}", soft_wrap=True)
+        print_error(r.error)
     if failed:
         raise typer.Exit(1)
 
