@@ -224,7 +224,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         # The SONN reads intensities: scikit-learn's check data (make_blobs: 2 features, mostly
-        # negative floats, clipped to 0 here with a warning) leaves it a receptor or two of signal, so it
-        # cannot promise the checks' 83 % accuracy. Every other assertion still runs.
+        # negative floats, clipped to 0 here, with a warning) leaves it a receptor or two of
+        # signal, so it cannot promise the checks' 83 % accuracy. Every other assertion runs.
         tags.classifier_tags.poor_score = True
         return tags
