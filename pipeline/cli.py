@@ -309,9 +309,20 @@ def eval_(
         raise PipelineError(f"--split {split!r}: choose test or train")
     if limit is not None and limit < 1:
         raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
-    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store)
+    failed: list[str] = []
+    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed)
+    _print_eval(results, split, as_json, failed)
+    for line in failed:                 # like predict: every path gets its own answer
+        print_error(line)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_eval(results: list[dict], split: str, as_json: bool, failed: list[str]) -> None:
     if as_json:
-        sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"results": results, "errors": failed}, indent=2) + "\n")
+        return
+    if not results:
         return
     table = Table(title=f"{split} set")
     for col in ("checkpoint", "epoch", "accuracy %", "no decision %", "macro P", "macro R",
@@ -460,7 +471,13 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
     if against:
         if any("=" not in a for a in against):
             raise PipelineError("--against takes LABEL=RUN_DIR, e.g. --against exact=docs/plateau")
-        others = {a.split("=", 1)[0]: Path(a.split("=", 1)[1]) for a in against}
+        pairs = [(a.split("=", 1)[0], Path(a.split("=", 1)[1])) for a in against]
+        labels = [label, *(name for name, _ in pairs)]
+        repeated = sorted({n for n in labels if labels.count(n) > 1})
+        if repeated:
+            raise PipelineError(f"label {repeated[0]!r} is used twice (--label and --against "
+                                "labels name one run each); give every run its own label")
+        others = dict(pairs)
         target = Path(output or Path(run_dir) / "plots") / "comparison.png"
         out.print(str(plot_comparison({label: Path(run_dir), **others}, target)))
         return
@@ -487,6 +504,15 @@ def priming(
     for v in variant or []:
         if v not in slugs:
             raise PipelineError(f"--variant {v!r}: choose from {', '.join(slugs)}")
+    if samples < 1:
+        raise PipelineError(f"--samples {samples}: must be >= 1 (samples per variant)")
+    for name in VARIANTS:
+        slug = variant_slug(name)
+        folder = run_dir / slug
+        if (not variant or slug in variant) and folder.is_dir() and any(
+                p.name != ".lock" for p in folder.iterdir()):
+            raise PipelineError(f"{folder} already holds a priming run (priming does not "
+                                "resume); pass another --run-dir")
     opts = _reproduce_options("default", None, None, seed, sampling, 250_000, None,
                               wandb_mode)
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
@@ -527,8 +553,17 @@ def sweep(
         raise PipelineError(f"--workers {workers}: must be >= 1")
     if workers is not None and scheduler:
         raise PipelineError("--workers starts a LocalCluster; drop it with --scheduler")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        raise PipelineError(f"--workers {workers}: this machine has {cores} cores; pass at "
+                            f"most --workers {cores} (or --scheduler for a bigger cluster)")
+    if scheduler:
+        from .preprocess import check_scheduler_address
+        check_scheduler_address(scheduler)
+    from .sweep import spec_size
     sp = read_spec(spec)
     folder = folder or Path("runs") / f"sweep-{sp.name}"
+    err.print(f"sweep {sp.name}: {spec_size(sp):,} trials into {folder}", markup=False)
     res = run(sp, folder, data_dir, scheduler, workers, mode, SweepProgress())
     table, markdown = sweep_table(sp, res.rows, res.selected)
     out.print(table)

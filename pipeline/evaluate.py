@@ -11,6 +11,7 @@ from engine import Network
 from engine.trainer import decided_correct
 from stores import checkpoint, runs
 from stores.dataset import Dataset, Split
+from stores.errors import StoreError
 
 from .data import open_store
 from .errors import PipelineError
@@ -70,51 +71,78 @@ def resolve_checkpoints(paths: list[Path]) -> list[Path]:
     """Checkpoints named directly, or all of a run folder's epoch checkpoints in order."""
     out: list[Path] = []
     for p in paths:
-        p = Path(p)
-        if (p / "checkpoints").is_dir():
-            found = runs.epoch_checkpoints(p)
-            if not found and (runs.checkpoints_dir(p) / "last.zarr").exists():
-                found = [runs.checkpoints_dir(p) / "last.zarr"]
-            if not found:
-                raise PipelineError(f"{p} has no checkpoints yet; train first")
-            out += found
-        elif p.exists():
-            out.append(p)
-        else:
-            raise PipelineError(f"{p}: no such checkpoint or run folder")
+        out += _resolve(Path(p))
     return out
+
+
+def _resolve(p: Path) -> list[Path]:
+    if (p / "checkpoints").is_dir():
+        found = runs.epoch_checkpoints(p)
+        if not found and (runs.checkpoints_dir(p) / "last.zarr").exists():
+            found = [runs.checkpoints_dir(p) / "last.zarr"]
+        if not found:
+            raise PipelineError(f"{p} has no checkpoints yet; train first")
+        return found
+    if p.exists():
+        return [p]
+    raise PipelineError(f"{p}: no such checkpoint or run folder")
 
 
 def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
                          limit: int | None, data_dir: Path,
-                         store: Path | None = None) -> list[dict]:
-    """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores."""
+                         store: Path | None = None,
+                         errors: list[str] | None = None) -> list[dict]:
+    """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores. With
+    `errors` (a list), a path that fails adds its one line there and the others go on, as
+    `predict` does per image; without it, the first failure raises."""
     results = []
     datasets: dict[str, Dataset] = {}
     splits: dict[str, Split] = {}
-    for path in resolve_checkpoints(paths):
-        cp = checkpoint.load(path)
-        name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
-        if name not in datasets:
-            datasets[name] = open_store(name, data_dir, store)
-            splits[name] = datasets[name].load(split, limit)
-        ds = datasets[name]
-        if cp.dataset and cp.dataset != ds.name:
-            raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
-                                f"{ds.name}; evaluate with --dataset {cp.dataset}")
-        if tuple(cp.levels) != ds.levels:
-            raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
-                                f"{list(ds.levels)}; preprocess with matching --levels")
-        if cp.cfg.receptors != splits[name].planes.shape[2]:
-            raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
-                                f"{splits[name].planes.shape[2]}-pixel images")
-        classes = cp.attrs.get("classes")
-        if classes is not None and classes != list(range(cp.cfg.columns)):
-            raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "
-                                "digit labels; score it with SONNClassifier.score instead")
-        net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
-        res = evaluate(net, splits[name])
-        res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
-                   recorded_test_accuracy=cp.metrics.get("test_accuracy"))
-        results.append(res)
+    for given in paths:
+        try:
+            for path in _resolve(Path(given)):
+                results.append(_evaluate_one(path, dataset, split, limit, data_dir, store,
+                                             datasets, splits))
+        except (PipelineError, StoreError) as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
     return results
+
+
+def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None,
+                  data_dir: Path, store: Path | None, datasets: dict, splits: dict) -> dict:
+    cp = checkpoint.load(path)
+    name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
+    if name not in datasets:
+        ds = open_store(name, data_dir, store)
+        splits[name] = ds.load(split, limit)
+        datasets[name] = ds
+    ds = datasets[name]
+    if cp.dataset and cp.dataset != ds.name:
+        raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
+                            f"{ds.name}; evaluate with --dataset {cp.dataset}")
+    if cp.checksums and ds.checksums and cp.checksums != ds.checksums:
+        raise PipelineError(f"{path} was trained on a store built from other source files "
+                            f"than {ds.path} (their checksums differ, whatever its dataset "
+                            "attribute says); evaluate it on the store it was trained on")
+    if tuple(cp.levels) != ds.levels:
+        raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
+                            f"{list(ds.levels)}; pass a --store built with --levels "
+                            f"{','.join(map(str, cp.levels))}")
+    if cp.cfg.receptors != splits[name].planes.shape[2]:
+        raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
+                            f"{splits[name].planes.shape[2]}-pixel images")
+    labels = splits[name].labels
+    if len(labels) and int(labels.max()) >= cp.cfg.columns:
+        raise PipelineError(f"{path} has {cp.cfg.columns} columns but {ds.path} has labels "
+                            f"up to {int(labels.max())}; it was not trained on this data")
+    classes = cp.attrs.get("classes")
+    if classes is not None and classes != list(range(cp.cfg.columns)):
+        raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "
+                            "digit labels; score it with SONNClassifier.score instead")
+    net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+    res = evaluate(net, splits[name])
+    res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
+               recorded_test_accuracy=cp.metrics.get("test_accuracy"))
+    return res

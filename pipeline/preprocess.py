@@ -43,13 +43,41 @@ def default_store(data_dir: Path, dataset: str) -> Path:
     return Path(data_dir) / f"{dataset}.zarr"
 
 
+def check_scheduler_address(address: str) -> str:
+    """`tcp://host:port` (or `host:port`, `tls://...`): refused in one line before anything
+    starts, instead of a traceback from deep inside distributed."""
+    from urllib.parse import urlsplit
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname or not port:
+        raise PipelineError(f"--scheduler {address!r}: expected a scheduler address with a "
+                            "port, like tcp://127.0.0.1:8786")
+    return text if "://" in text else f"tcp://{text}"
+
+
+def connect(address: str, timeout: str = "10s"):
+    """A dask.distributed Client of the scheduler at `address`, or one line naming it."""
+    from distributed import Client
+    address = check_scheduler_address(address)
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise PipelineError(f"cannot reach the dask scheduler at {address} "
+                            f"({type(exc).__name__}); start it (`dask scheduler`) or fix "
+                            "--scheduler") from None
+
+
 @contextlib.contextmanager
 def scheduler(address: str | None = None, workers: int | None = None) -> Iterator[str]:
     """Local threads by default; an existing cluster (`address`) or a new local one."""
     if address or workers:
         from distributed import Client, LocalCluster
         if address:
-            with Client(address, timeout="10s") as client:
+            with connect(address) as client:
                 yield f"dask.distributed cluster at {address}"
                 client.close()
         else:
@@ -112,6 +140,8 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
     """Fetch (if needed) and write the store; a no-op when an identical one exists. The
     output is locked while it is built; a replace a kill interrupted is finished first."""
     levels = validate_levels(levels)
+    if scheduler_address:
+        check_scheduler_address(scheduler_address)
     if workers is not None and workers < 1:
         raise PipelineError(f"--workers {workers}: must be >= 1")
     out = Path(output) if output is not None else default_store(data_dir, dataset)
