@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine import Config
 from engine.trainer import Trainer
-from stores import atomic, runs
+from stores import atomic, faults, runs
 from stores import checkpoint as ckpt
 from stores.errors import StoreError
 
@@ -314,6 +314,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
         while not state["done"]:
             def on_batch(n: int) -> bool:
                 seen = trainer.state.samples_seen
+                faults.hit("batch", trainer.state.batches_seen)
                 if opts.eval_every_samples and seen >= progress.next_eval:
                     progress.next_eval += opts.eval_every_samples
                     record(mid_batch=False)
