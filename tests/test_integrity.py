@@ -105,12 +105,14 @@ def test_eval_compares_the_store_checksums_and_reports_per_path(trained, tmp_pat
     g = zarr.open_group(str(lie), mode="r+")
     g.attrs["checksums"] = {**g.attrs["checksums"], "t10k-images-idx3-ubyte": "0" * 64}
     res = runner.invoke(app, ["eval", str(trained / "checkpoints" / "best.zarr"), str(lie),
-                              str(tmp_path / "nothing"), "--limit", "50"])
+                              str(tmp_path / "nothing"), "--limit", "50", "--json"])
     assert res.exit_code == 1
     errors = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(errors) == 2 and all(ln.startswith("error:") for ln in errors)
     assert "checksums differ" in errors[0] and "nothing" in errors[1]
-    assert "best.zarr" in res.stdout          # the good path still got its result
+    doc = json.loads(res.stdout)              # the good path still got its result
+    assert [r["checkpoint"] for r in doc["results"]] == [
+        str(trained / "checkpoints" / "best.zarr")] and len(doc["errors"]) == 2
 
 
 # ------------------------------------------------------------------ data set stores
