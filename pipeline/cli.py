@@ -59,7 +59,8 @@ class OneLineErrors(TyperGroup):
                 sys.stderr.write(exc.ctx.get_help() + "\n")
             sys.exit(2)
         except click_errors.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "snnpipe"
+            path = exc.ctx.command_path.split()[1:] if exc.ctx else []
+            where = " ".join(["snnpipe", *path])
             print_error(f"{one_line(exc.format_message())} (see `{where} --help`)")
             sys.exit(2)
         except click_errors.ClickException as exc:
