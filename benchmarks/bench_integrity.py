@@ -44,12 +44,17 @@ def main() -> None:
     ds = dataset_store.open_dataset(store)
     load = _median(lambda: (ds.load("train"), ds.load("test")), args.repeats)
     verify = _median(lambda: dataset_store.verify(store, ds.attrs), args.repeats)
-    cfg = Config.preset("dpi-98.9")
-    rng = np.random.default_rng(0)
-    shape = (cfg.columns, cfg.neurons, cfg.slots)
-    arrays = {"receptors": rng.integers(0, cfg.receptors, shape),
-              "weights": rng.integers(-cfg.initial_weight, cfg.initial_weight, shape),
-              "epoch_order": rng.permutation(60_000)}
+    real = ROOT / "docs/reproduce-98.9/checkpoints/last.zarr"   # a trained dpi-98.9 network
+    if real.exists():
+        cp = ckpt.load(real)
+        cfg, arrays = cp.cfg, cp.arrays
+    else:                                                        # random, same size
+        cfg = Config.preset("dpi-98.9")
+        rng = np.random.default_rng(0)
+        shape = (cfg.columns, cfg.neurons, cfg.slots)
+        arrays = {"receptors": rng.integers(0, cfg.receptors, shape),
+                  "weights": rng.integers(-cfg.initial_weight, cfg.initial_weight, shape),
+                  "epoch_order": rng.permutation(60_000)}
     with tempfile.TemporaryDirectory() as tmp:
         path = ckpt.save(Path(tmp) / "c.zarr", cfg, arrays, {}, 1, {}, "mnist", {})
         record = ckpt.load(path).attrs[integrity.ATTR]

@@ -3,8 +3,9 @@
 zarr returns the fill value for a chunk file that is absent, so a deleted chunk reads as
 zeros and nothing notices; a chunk overwritten with garbage fails deep inside a codec. So
 every array of a checkpoint and of a dataset store is recorded, when written, as the
-SHA-256 of each stored chunk file (the encoded bytes: cheap, since they are compressed),
-and checked before it is read: a chunk missing, extra or altered is one StoreError naming
+CRC-32 of each stored chunk file (the encoded bytes: cheap, since they are compressed;
+a checksum against damage, not a signature against tampering; SHA-256 records are read
+too), and checked before it is read: a chunk missing, extra or altered is one StoreError naming
 the array and the chunk. Stores written before checksums existed ("legacy") are checked for
 completeness only: every chunk the array's shape and chunking call for must be present.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import zlib
 from collections.abc import Iterable
 from itertools import product
 from pathlib import Path
@@ -21,7 +23,9 @@ from pathlib import Path
 from .errors import StoreError
 
 ATTR = "integrity"
-ALGORITHM = "sha256"
+ALGORITHM = "crc32"
+_DIGESTS = {"crc32": lambda data: f"{zlib.crc32(data):08x}",
+            "sha256": lambda data: hashlib.sha256(data).hexdigest()}
 
 
 def _chunk_files(array_dir: Path) -> dict[str, Path]:
@@ -37,7 +41,7 @@ def digest_arrays(root: Path, names: Iterable[str]) -> dict:
     arrays = {}
     for name in names:
         files = _chunk_files(root / name)
-        arrays[name] = {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in files.items()}
+        arrays[name] = {k: _DIGESTS[ALGORITHM](p.read_bytes()) for k, p in files.items()}
     return {"algorithm": ALGORITHM, "arrays": arrays}
 
 
@@ -78,7 +82,7 @@ def verify_arrays(root: Path, record: dict | None, names: Iterable[str], label: 
     naming `label`, the array, and `fix`."""
     root = Path(root)
     legacy = record is None
-    if not legacy and (not isinstance(record, dict) or record.get("algorithm") != ALGORITHM
+    if not legacy and (not isinstance(record, dict) or record.get("algorithm") not in _DIGESTS
                        or not isinstance(record.get("arrays"), dict)):
         raise StoreError(f"{label}: its checksum record is unreadable; {fix}")
     for name in names:
@@ -100,7 +104,7 @@ def verify_arrays(root: Path, record: dict | None, names: Iterable[str], label: 
             if key not in want:
                 raise StoreError(f"{label}: array {name} holds a chunk {key} it was not "
                                  f"written with; {fix}")
-            if hashlib.sha256(files[key].read_bytes()).hexdigest() != want[key]:
+            if _DIGESTS[record["algorithm"]](files[key].read_bytes()) != want[key]:
                 raise StoreError(f"{label}: chunk {key} of array {name} fails its checksum "
                                  f"(damaged on disk); {fix}")
     return not legacy
