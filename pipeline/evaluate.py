@@ -128,8 +128,9 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                             "attribute says); evaluate it on the store it was trained on")
     if tuple(cp.levels) != ds.levels:
         raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
-                            f"{list(ds.levels)}; pass a --store built with --levels "
-                            f"{','.join(map(str, cp.levels))}")
+                            f"{list(ds.levels)}; build a store with its levels (`snnpipe "
+                            f"preprocess --levels {','.join(map(str, cp.levels))} --output "
+                            f"STORE`) and pass --store STORE")
     if cp.cfg.receptors != splits[name].planes.shape[2]:
         raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
                             f"{splits[name].planes.shape[2]}-pixel images")

@@ -94,9 +94,9 @@ def _check(opts: ReproduceOptions) -> None:
     """Refuse nonsense before anything is written (NaN would not even be valid JSON)."""
     if opts.hours is not None and not (math.isfinite(opts.hours) and opts.hours > 0):
         raise PipelineError(f"--hours {opts.hours}: must be a number of hours > 0")
-    if opts.target is not None and not (math.isfinite(opts.target) and opts.target > 0):
-        raise PipelineError(f"--target {opts.target}: must be an accuracy in % > 0 (above "
-                            "100: never stop on accuracy)")
+    if opts.target is not None and not (math.isfinite(opts.target) and opts.target >= 0):
+        raise PipelineError(f"--target {opts.target}: must be an accuracy in % >= 0 (0: stop "
+                            "at the first evaluation; above 100: never stop on accuracy)")
     if opts.resume is None and not opts.eval_every_samples and not opts.eval_every_positive:
         raise PipelineError("give --eval-every-samples N or --eval-every-positive K (>= 1)")
     for name in ("eval_every_samples", "eval_every_positive", "max_samples"):
