@@ -222,3 +222,46 @@ def test_reproduce_refuses_another_levels_preset_in_one_line_and_no_folder(tmp_p
                      "--run-dir", tmp_path / "rp20")
     assert "levels" in msg and "--force" not in msg
     assert not (tmp_path / "rp20").exists()
+
+
+# ----------------------------------------------------------------------- estimator
+def test_estimator_takes_numpy_integers_and_never_clips_silently(tmp_path):
+    from sklearn.base import clone
+    from sklearn.exceptions import DataConversionWarning, NotFittedError
+
+    from engine.estimator import SONNClassifier
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (60, 16)).astype(np.uint8)
+    y = np.arange(60) % 3
+    est = clone(SONNClassifier(neurons=np.int64(5), slots=np.int32(4), max_samples=np.int64(120),
+                               random_state=np.int64(1)))
+    a = est.fit(X, y).spike_counts(X)
+    with pytest.warns(DataConversionWarning, match=r"0\.\.255|got 0"):
+        b = clone(est).fit(X.astype(float), y).spike_counts(X)   # 0..255 floats: said so
+    assert a.shape == b.shape
+    with pytest.raises(ValueError, match="levels must be a list of integers"):
+        SONNClassifier(levels=np.array([192.5, 1.0]), max_samples=10).fit(X, y)
+    with pytest.raises(NotFittedError):
+        ckpt.save_estimator(tmp_path / "e.zarr", SONNClassifier())
+
+
+def test_resume_refuses_a_run_json_of_the_wrong_types(trained, tmp_path):
+    run = _copy(trained, tmp_path / "r06")
+    info = json.loads((run / "run.json").read_text())
+    info["options"].update(limit_train=[1, 2], seed="abc")
+    (run / "run.json").write_text(json.dumps(info))
+    assert "of the wrong type" in error_line("train", "--resume", run, "--epochs", 3)
+
+
+def test_predict_never_on_a_large_image_and_transparent_ink(tmp_path):
+    from PIL import Image
+    big = tmp_path / "big.png"
+    Image.new("L", (200, 200), 0).save(big)
+    assert "200 x 200" in error_line("predict", ROOT / "docs/reproduce/best.zarr", big,
+                                     "--prepare", "never")
+    from pipeline.predict import load_gray
+    rgba = np.zeros((28, 28, 4), np.uint8)              # black "1" on transparent
+    rgba[4:24, 13:15] = (0, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "one.png")
+    gray = load_gray(tmp_path / "one.png")
+    assert gray[0, 0] == 255 and gray[10, 13] == 0       # paper is white, ink stays black
