@@ -269,3 +269,22 @@ def test_reproduce_exits_130_after_sigterm_like_train(mnist_store, tmp_path):
               env={"SNNPIPE_FAULT": "SIGTERM@batch:3"})
     assert res.returncode == 130 and "snnpipe reproduce --resume" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_plot_against_a_run_without_test_accuracy_and_priming_in_a_used_folder(tmp_path):
+    main, val = tmp_path / "main", tmp_path / "val"
+    main.mkdir()
+    val.mkdir()
+    row = {"samples_seen": 200, "test_accuracy": 0.5, "positive_learns": 3}
+    (main / "results.jsonl").write_text(json.dumps(row) + "\n")
+    (val / "metrics.jsonl").write_text(json.dumps({
+        "samples_seen": 200, "validation_accuracy": 0.4, "positive_learns_total": 3,
+        "negative_learns_total": 1, "live_positive": 5, "live_negative": 1}) + "\n")
+    msg = error_line("plot", main, "--against", f"v={val}", "--output", tmp_path / "p")
+    assert "no test accuracy" in msg and "(v)" in msg
+    used = tmp_path / "pr" / "both-rules"
+    used.mkdir(parents=True)
+    (used / "run.json").write_text("{}")
+    msg = error_line("priming", "--samples", 1000, "--variant", "both-rules",
+                     "--run-dir", tmp_path / "pr")
+    assert "already holds a priming run" in msg and "--resume" not in msg
