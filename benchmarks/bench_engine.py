@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine import Config  # noqa: E402
-from engine.kernels import SAMPLE_BLOCK, threads  # noqa: E402
+from engine.kernels import block_size, threads  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
 
@@ -59,7 +59,8 @@ def lane_additions(net, cfg, n_samples: int) -> int:
     positive = np.where(w > 0, w, 0).sum(axis=1)
     can_spike = positive * (2**n_levels - 1) > cfg.spike_threshold * 2 ** (n_levels - 1)
     live_slots = (w != 0).sum(axis=1)
-    padded = -(-n_samples // SAMPLE_BLOCK) * SAMPLE_BLOCK
+    sb = block_size(n_samples)
+    padded = -(-n_samples // sb) * sb
     return int(live_slots[can_spike].sum()) * n_levels * padded
 
 

@@ -4,6 +4,10 @@ test accuracy and fit time. A tie at the top counts as a miss for the SONN (its 
 
     python benchmarks/compare_sklearn.py [--sonn-samples 1800000]
     python benchmarks/compare_sklearn.py --store data/fashion-mnist.zarr --models logreg,forest
+    python benchmarks/compare_sklearn.py --dataset digits --models logreg,forest
+
+`--dataset NAME` reads DATA_DIR/NAME.zarr (the store `snnpipe preprocess --dataset NAME`
+writes): the same split the SONN is trained and tested on.
 """
 
 from __future__ import annotations
@@ -28,14 +32,20 @@ from stores.dataset import open_dataset  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sonn-samples", type=int, default=1_800_000)
-    ap.add_argument("--store", default=str(ROOT / "data" / "mnist.zarr"))
+    ap.add_argument("--store", default=None, help="a store path (default data/mnist.zarr)")
+    ap.add_argument("--dataset", default=None,
+                    help="read data/NAME.zarr (e.g. digits, or a NAME you imported)")
+    ap.add_argument("--data-dir", default=str(ROOT / "data"))
     ap.add_argument("--models", default="sonn,logreg,forest",
                     help="comma-separated subset of sonn, logreg, forest")
     args = ap.parse_args()
     chosen = args.models.split(",")
     if set(chosen) - {"sonn", "logreg", "forest"}:
         ap.error(f"--models {args.models}: choose from sonn, logreg, forest")
-    ds = open_dataset(Path(args.store))
+    if args.store and args.dataset:
+        ap.error("give --store or --dataset, not both")
+    store = args.store or Path(args.data_dir) / f"{args.dataset or 'mnist'}.zarr"
+    ds = open_dataset(Path(store), hint=f"snnpipe preprocess --dataset {args.dataset or 'mnist'}")
     train, test = ds.load("train"), ds.load("test")
     models = {
         "sonn": (f"SONNClassifier (default config, {args.sonn_samples:,} samples, seed 0)",

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TRAINED_DEFAULT = "docs/dpi-program/checkpoints/last.zarr"     # 10x792x10, 95 M samples
+TRAINED_LARGE = "docs/reproduce-98.9/checkpoints/last.zarr"    # 10x7,920x10, 58 M samples
 
 
 def run(script: str, *args: str) -> dict:
@@ -22,6 +25,9 @@ def main() -> None:
     sums = run("bench_integrity.py")
     default = run("bench_engine.py", "--preset", "default", "--compare-faithful")
     big = run("bench_engine.py", "--preset", "dpi-98.9", "--repeats", "3", "--train-epochs", "1")
+    # trained networks, where long runs spend their hours: the committed checkpoints
+    t_def = run("bench_trained.py", str(ROOT / TRAINED_DEFAULT), "--batches", "100")
+    t_big = run("bench_trained.py", str(ROOT / TRAINED_LARGE), "--batches", "30")
     ratio = default["faithful_train_samples_per_s"] / default["train_samples_per_s"]
     share = default["lane_additions_per_s"] / default["simd_peak_lane_additions_per_s"]
     print(f"machine: {platform.processor() or platform.machine()}, "
@@ -73,6 +79,30 @@ def main() -> None:
         ("  + learning steps per epoch x time per step (us)",
          f"{big['learning_steps_per_epoch']:,.0f} x {big['us_per_learning_step']:.1f}", ""),
     ]
+    for label, t, target in (("default 10x792x10, 95 M samples", t_def, ">= 100,000"),
+                             ("dpi-98.9 10x7920x10, 58 M samples", t_big, ">= 15,000")):
+        rows += [
+            (f"TRAINED {label}: train (samples/s)", f"{t['train_samples_per_s']:,.0f}",
+             target),
+            ("  forward, training batches (samples/s)",
+             f"{t['forward_train_samples_per_s']:,.0f}", ""),
+            ("  forward, 10,000 test images (samples/s)",
+             f"{t['forward_test_samples_per_s']:,.0f}", ""),
+            ("  forward share of training time", f"{t['forward_share_of_training']:.0%}", ""),
+            ("  learning steps per batch of 200", f"{t['steps_per_batch']:.1f}", ""),
+            ("  learning per step (us): reinforce / grow / decay / rest",
+             f"{t['us_per_learning_step']:.0f}",
+             f"{t['us_reinforce_per_step']:.0f} / {t['us_grow_per_step']:.0f} / "
+             f"{t['us_decay_per_step']:.1f} / {t['us_rest_per_step']:.0f}"),
+            ("  SIMD bound of the forward pass (samples/s); share",
+             f"{t['simd_bound_samples_per_s']:,.0f}",
+             f"{t['forward_train_samples_per_s'] / t['simd_bound_samples_per_s']:.0%}"),
+            ("  slot traffic bound (samples/s); share",
+             f"{t['memory_bound_samples_per_s']:,.0f}",
+             f"{t['forward_train_samples_per_s'] / t['memory_bound_samples_per_s']:.0%} "
+             f"({t['slot_bytes'] / 2**20:.1f} MiB of slots per batch at "
+             f"{t['stream_bandwidth_bytes_per_s'] / 1e9:.1f} GB/s)"),
+        ]
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':{width}s}  {'measured':>10s}  target")
     for name, value, target in rows:

@@ -21,9 +21,9 @@ def active_receptors(pixels_row: np.ndarray) -> np.ndarray:
 
 
 def sample_masks(planes: np.ndarray) -> np.ndarray:
-    """(n, L, R) bool -> (blocks, L, R, SAMPLE_BLOCK) int8 masks (-1 on, 0 off), zero-padded.
+    """(n, L, R) bool -> (blocks, R, L, block) int8 masks (-1 on, 0 off), zero-padded.
 
-    This is the layout the forward kernel reads: for one receptor and level, the on/off
-    state of a whole block of samples is one contiguous row, so integration vectorises.
+    This is the layout the forward kernel reads: for one receptor, the on/off state over
+    every level and every sample of a block is one contiguous run, so integration vectorises.
     """
     return build_masks(np.ascontiguousarray(planes, dtype=np.bool_))

@@ -75,13 +75,33 @@ class OneLineErrors(TyperGroup):
 
 
 app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  cls=OneLineErrors)
+                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
+START_HERE = """snnpipe: D𝜋's Self-Organised Neural Network on MNIST. Start with, in order:
+  snnpipe fetch                           get MNIST and verify its checksums
+  snnpipe preprocess                      build the store data/mnist.zarr
+  snnpipe train --epochs 30               train; prints the run folder
+  snnpipe eval docs/reproduce/best.zarr   evaluate a checkpoint (or a run folder)
+More: snnpipe --help, snnpipe COMMAND --help, README.md and docs/cli.md."""
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True)] = False) -> None:
+    """Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST."""
+    if show_version:
+        from importlib.metadata import version
+        out.print(f"snnpipe {version('snnpipe')}", markup=False, highlight=False)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:  # a newcomer's first call: the way in, not an error
+        out.print(START_HERE, markup=False, highlight=False)
+
+
 DataDir = Annotated[Path, typer.Option(help="Folder for raw downloads and stores.")]
-DatasetOpt = Annotated[str, typer.Option(help="mnist or fashion-mnist.")]
+DatasetOpt = Annotated[str, typer.Option(
+    help="mnist, fashion-mnist, digits, or a NAME given to `snnpipe import`.")]
 PresetOpt = Annotated[str, typer.Option(help=f"Named configuration: {', '.join(PRESETS)}.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a Config field, e.g. --set neurons=79 (repeatable).")]
@@ -144,11 +164,44 @@ def user_errors(fn):
 def fetch(dataset: DatasetOpt = "mnist", data_dir: DataDir = Path("data"),
           source: Annotated[Path | None, typer.Option(
               help="Folder holding the four IDX files (raw or .gz).")] = None) -> None:
-    """Get the raw IDX files, verify their SHA-256 and cache them in DATA_DIR/raw/."""
-    from .fetch import fetch as run
-    raw = run(dataset, data_dir, source)
-    out.print(f"{dataset}: {len(raw.train_labels)} train + {len(raw.test_labels)} test "
-              f"images, checksums verified, from {raw.source}")
+    """Get the raw files (IDX; digits from scikit-learn), verify them, cache in DATA_DIR/raw/."""
+    from .sources import fetch_line
+    out.print(fetch_line(dataset, data_dir, source))
+
+
+@app.command("import")
+@user_errors
+def import_(
+    name: Annotated[str, typer.Argument(help="Name for the data set (then --dataset NAME).")],
+    path: Annotated[Path, typer.Argument(help="CIFAR-10 binary folder or .tar.gz, a folder "
+                                              "of class folders, or an .npz file.")],
+    format_: Annotated[str, typer.Option("--format", help="auto, cifar10, folder or npz.")
+                       ] = "auto",
+    color: Annotated[str, typer.Option(
+        help="Colour images: gray (luma), average (channel mean) or color (3 planes).")
+                     ] = "gray",
+    test_fraction: Annotated[float | None, typer.Option(
+        help="folder without train/ and test/: fraction of each class held out for test "
+             "(default 0.2).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of that held-out split (default 0)."
+                                             )] = None,
+    size: Annotated[str | None, typer.Option(help="folder: resize every image to HxW.")
+                    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing data set NAME.")] = False,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Register your own data set (CIFAR-10 binary, image folders, npz) under DATA_DIR."""
+    from .importer import import_dataset
+    res = import_dataset(name, path, data_dir, format_, color, test_fraction, seed, size, force)
+    shape = " x ".join(map(str, res.image_shape))
+    official = {True: "; official release (checksum matched)",
+                False: "; NOT the official release (checksum differs)",
+                "unknown": "; official: unknown (SHA-256 of each file recorded)"}.get(
+        res.official, "")
+    out.print(f"{'replaced' if res.replaced else 'imported'} {res.name} ({res.format}): "
+              f"{res.sizes['train']} train + {res.sizes['test']} test images of {shape} "
+              f"({res.receptors} receptors), {len(res.class_names)} classes{official} -> "
+              f"{res.path}; next: snnpipe preprocess --dataset {res.name}")
 
 
 @app.command()
@@ -311,7 +364,8 @@ def eval_(
     if limit is not None and limit < 1:
         raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
     failed: list[str] = []
-    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed)
+    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed,
+                                   on_note=(err if as_json else out).print)
     _print_eval(results, split, as_json, failed)
     for line in failed:                 # like predict: every path gets its own answer
         print_error(line)
@@ -412,15 +466,17 @@ def reproduce(
         help="Hold out the last N training images; best.zarr is picked on them (test is "
              "still recorded at every point, for the curve).")] = 0,
     data_dir: DataDir = Path("data"),
+    dataset: DatasetOpt = "mnist",
 ) -> None:
-    """Train a configuration on full MNIST for a time budget; curves, plots, best model."""
+    """Train a configuration on a full data set (MNIST by default) for a time budget."""
     from .plots import plot_run
     from .reproduce import reproduce as run
     if resume is not None:
         fixed = [name for name, given in (
             ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
             ("--sampling", sampling), ("--seed", seed is not None),
-            ("--run-dir", run_dir is not None), ("--validation", validation != 0),
+            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
+            ("--validation", validation != 0),
             ("--eval-every-samples", eval_every_samples is not None),
             ("--eval-every-positive", eval_every_positive is not None),
             ("--checkpoint-every-samples", checkpoint_every_samples != 2_000_000)) if given]
@@ -436,8 +492,8 @@ def reproduce(
                               max_samples=max_samples, data_dir=data_dir,
                               eval_every_positive=eval_every_positive,
                               checkpoint_every_samples=checkpoint_every_samples, resume=resume,
-                              validation=validation)
-    res = run(opts, on_point=_print_point)
+                              validation=validation, dataset=dataset)
+    res = run(opts, on_point=_print_point, on_note=out.print)
     if not res.changed:
         out.print(f"stopped: {res.stopped_by}")
         return

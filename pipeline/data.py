@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import Config
-from stores.dataset import Dataset, open_dataset
+from stores.dataset import Dataset, open_dataset, read_attrs
 
 from .errors import PipelineError
 from .preprocess import default_store
@@ -14,10 +14,13 @@ from .preprocess import default_store
 def preprocess_command(dataset: str, path: Path, levels: tuple[int, ...] | None = None,
                        data_dir: Path = Path("data")) -> str:
     """The `snnpipe preprocess` line that (re)builds the store at `path`: it rebuilds a
-    damaged store without --force, and names --output unless it is the default one."""
+    damaged store without --force, and names --output unless it is the default one. It is
+    the same line for an imported data set (preprocess reads DATA_DIR/raw/NAME.zarr)."""
     parts = ["snnpipe preprocess"]
     if dataset != "mnist":
         parts.append(f"--dataset {dataset}")
+    if Path(data_dir) != Path("data"):
+        parts.append(f"--data-dir {data_dir}")
     if Path(path) != default_store(data_dir, dataset):
         parts.append(f"--output {path}")
     if levels and tuple(levels) != Config().levels:
@@ -28,7 +31,16 @@ def preprocess_command(dataset: str, path: Path, levels: tuple[int, ...] | None 
 def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
     path = Path(store) if store is not None else default_store(data_dir, dataset)
     hint = ("make preprocess" if dataset == "mnist" and store is None
+            and Path(data_dir) == Path("data")
             else preprocess_command(dataset, path, None, data_dir))
+    if store is None and not path.exists():
+        from stores.rawstore import raw_path
+
+        from .sources import BUILTIN
+        if dataset not in BUILTIN and not raw_path(data_dir, dataset).exists():
+            raise PipelineError(f"unknown dataset {dataset!r}: nothing imported under that "
+                                f"name in {data_dir} (built in: {', '.join(BUILTIN)}); import "
+                                f"it with `snnpipe import {dataset} PATH`, then {hint}")
     ds = open_dataset(path, hint=hint)
     ds.hint = preprocess_command(ds.name, path, ds.levels, data_dir)
     if ds.name != dataset:
@@ -39,17 +51,57 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
 
 def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
     """The config's levels must be the store's; the fix builds a second store beside the
-    default one instead of replacing it."""
+    default one (named as `find_or_build_store` looks for it) instead of replacing it."""
     if tuple(cfg.levels) != ds.levels:
+        from .preprocess import levels_store
         lv = ",".join(map(str, cfg.levels))
-        other = ds.path.with_name(f"{ds.path.stem}-{len(cfg.levels)}-levels.zarr")
+        other = levels_store(ds.path.parent, ds.name, cfg.levels)
+        if other == ds.path:
+            other = ds.path.with_name(f"{ds.path.stem}-{len(cfg.levels)}-levels.zarr")
         fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
                f"{lv} --output {other}`) and pass --store {other}" if store_option else
-               "this command reads the default MNIST store only; use `snnpipe train` with "
+               "this command reads the default store only; use `snnpipe train` with "
                "--store for other levels")
         raise PipelineError(
             f"config levels {list(cfg.levels)} differ from the store's {list(ds.levels)}; "
             f"{fix}")
+
+
+def store_receptors(ds: Dataset) -> int:
+    """Receptors per image: the width of the store's pixel arrays."""
+    import zarr
+    return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
+
+
+def store_info(ds: Dataset) -> dict:
+    """What the store's images are (shape, colour, class names, how predict prepares one);
+    stores written before imports existed get their built-in record."""
+    from .sources import BUILTIN_INFO
+    return dict(ds.attrs.get("data") or BUILTIN_INFO.get(ds.name, {}))
+
+
+def store_classes(ds: Dataset, split=None) -> int:
+    """Columns the data needs: one per class the store names (at least the labels seen in
+    `split`, and at least 2)."""
+    named = len(store_info(ds).get("class_names", []))
+    seen = int(split.labels.max()) + 1 if split is not None and len(split) else 0
+    return max(named, seen, 2)
+
+
+def adapt_config(cfg: Config, ds: Dataset) -> Config:
+    """The receptor count and the number of columns come from the data, not the preset (a
+    no-op for MNIST: 784 receptors, 10 classes). Only values left at Config's defaults are
+    adapted: an explicit `--set receptors=`/`columns=` is kept, so that `check_network_fits`
+    refuses it in one line when it does not fit the data."""
+    default = Config()
+    changes = {}
+    receptors = store_receptors(ds)
+    if cfg.receptors == default.receptors and cfg.receptors != receptors:
+        changes["receptors"] = receptors
+    classes = store_classes(ds)
+    if cfg.columns == default.columns and cfg.columns != classes:
+        changes["columns"] = classes
+    return cfg.replace(**changes) if changes else cfg
 
 
 def check_network_fits(cfg: Config, ds: Dataset, split) -> None:
@@ -59,8 +111,33 @@ def check_network_fits(cfg: Config, ds: Dataset, split) -> None:
     if cfg.receptors != width:
         raise PipelineError(f"receptors = {cfg.receptors}, but {ds.path} holds {width}-pixel "
                             f"images; drop the override (receptors must be {width})")
-    classes = int(split.labels.max()) + 1 if len(split) else cfg.columns
-    if cfg.columns != max(classes, 10 if ds.name in ("mnist", "fashion-mnist") else classes):
-        n = max(classes, 10 if ds.name in ("mnist", "fashion-mnist") else classes)
+    n = store_classes(ds, split)
+    if cfg.columns != n:
         raise PipelineError(f"columns = {cfg.columns}, but {ds.name} has {n} classes (one "
                             f"column per class); drop the override (columns must be {n})")
+
+
+def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
+                        store: Path | None = None) -> tuple[Dataset, str | None]:
+    """The store a checkpoint needs (its data set and levels): an explicit --store as it is;
+    else DATA_DIR/<dataset>.zarr or DATA_DIR/<dataset>-levels-....zarr if one holds these
+    levels, else build the latter (fetching the raw data if needed; `preprocess` also
+    rebuilds one that fails its checksums). Returns the store and, when it was built, one
+    line saying what was fetched or built."""
+    from .preprocess import default_store, levels_store, preprocess
+    if store is not None:
+        return open_store(dataset, data_dir, store), None
+    levels = tuple(levels)
+    for path in (default_store(data_dir, dataset), levels_store(data_dir, dataset, levels)):
+        attrs = read_attrs(path)
+        if attrs and attrs.get("dataset") == dataset and tuple(attrs["levels"]) == levels:
+            ds = open_dataset(path)
+            ds.hint = preprocess_command(dataset, path, levels, data_dir)
+            return ds, None
+    path = levels_store(data_dir, dataset, levels)
+    res = preprocess(dataset, data_dir, path, levels)
+    note = (f"built {res.path} ({dataset}, levels {','.join(map(str, levels))}) from "
+            f"{res.source}" if not res.up_to_date else None)
+    ds = open_dataset(res.path)
+    ds.hint = preprocess_command(dataset, res.path, levels, data_dir)
+    return ds, note

@@ -66,16 +66,18 @@ def load_gray(path: Path) -> np.ndarray:
                             "JPEG or PGM") from None
 
 
-def prepare(gray: np.ndarray, mode: str = "auto") -> np.ndarray:
-    """A grayscale image -> the (28, 28) uint8 MNIST-style image the network reads."""
+def prepare(gray: np.ndarray, mode: str = "auto", frame: int = FRAME, box_side: int = BOX
+            ) -> np.ndarray:
+    """A grayscale image -> the (frame, frame) uint8 MNIST-style image the network reads
+    (MNIST: its longer side scaled to 20 in a 28 x 28 frame; digits: 8 in 8 x 8)."""
     a = gray.astype(np.float64)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     background = float(np.median(border))
-    if mode == "never" and a.shape != (FRAME, FRAME):
+    if mode == "never" and a.shape != (frame, frame):
         raise PipelineError(f"--prepare never reads the image as it is, but it is "
-                            f"{a.shape[1]} x {a.shape[0]} pixels, not {FRAME} x {FRAME}; "
+                            f"{a.shape[1]} x {a.shape[0]} pixels, not {frame} x {frame}; "
                             "use --prepare auto or always")
-    if mode == "never" or (mode == "auto" and a.shape == (FRAME, FRAME) and background < 128):
+    if mode == "never" or (mode == "auto" and a.shape == (frame, frame) and background < 128):
         return gray.astype(np.uint8)
     if background >= 128:                       # dark ink on a light background
         a, background = 255.0 - a, 255.0 - background
@@ -87,7 +89,7 @@ def prepare(gray: np.ndarray, mode: str = "auto") -> np.ndarray:
     cols = np.flatnonzero((a >= 0.25 * peak).any(axis=0))
     crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
-    scale = BOX / max(h, w)
+    scale = box_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     box = np.asarray(Image.fromarray(np.uint8(np.clip(crop * 255 / peak, 0, 255)))
                      .resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
@@ -95,11 +97,55 @@ def prepare(gray: np.ndarray, mode: str = "auto") -> np.ndarray:
     ys, xs = np.indices(box.shape)
     total = box.sum()
     cy, cx = (ys * box).sum() / total, (xs * box).sum() / total
-    top = int(np.clip(round(FRAME / 2 - cy), 0, FRAME - box.shape[0]))
-    left = int(np.clip(round(FRAME / 2 - cx), 0, FRAME - box.shape[1]))
-    out = np.zeros((FRAME, FRAME), dtype=np.uint8)
+    top = int(np.clip(round(frame / 2 - cy), 0, frame - box.shape[0]))
+    left = int(np.clip(round(frame / 2 - cx), 0, frame - box.shape[1]))
+    out = np.zeros((frame, frame), dtype=np.uint8)
     out[top:top + box.shape[0], left:left + box.shape[1]] = np.rint(box).astype(np.uint8)
     return out
+
+
+def image_info(checkpoint: Path, receptors: int) -> dict:
+    """How the checkpoint's data set made its images: recorded in the checkpoint (since
+    imports exist), known for the built-in data sets, else MNIST's when it reads 784."""
+    from .sources import BUILTIN_INFO
+    cp = ckpt.load(checkpoint)
+    info = cp.attrs.get("data") or BUILTIN_INFO.get(cp.dataset)
+    if not info and receptors == FRAME * FRAME:
+        info = BUILTIN_INFO["mnist"]
+    shape = (info or {}).get("image_shape", [])
+    if len(shape) < 2 or int(np.prod(shape)) != receptors:
+        raise PipelineError(f"{checkpoint} reads {receptors} receptors and records no image "
+                            "shape (a data set imported from flat arrays?); predict needs "
+                            "images of a known shape")
+    return dict(info)
+
+
+def prepare_for(path: Path, info: dict, mode: str) -> np.ndarray:
+    """An image file -> what the network reads, the way its data set was made: MNIST-style
+    centring for digit sets, else a plain resize to the data set's shape and colour mode."""
+    shape = info["image_shape"]
+    h, w = shape[-2:]
+    if info.get("prepare") == "centre":
+        if h != w:
+            raise PipelineError(f"centring needs a square frame, the data set is {h} x {w}")
+        return prepare(load_gray(path), mode, h, info.get("box", BOX if h == FRAME else h))
+    from .importer import colour_to_receptors
+    rgb = load_rgb(path)
+    if mode == "never" and rgb.shape[:2] != (h, w):
+        raise PipelineError(f"{path}: the image is {rgb.shape[0]} x {rgb.shape[1]}, the data "
+                            f"set's are {h} x {w}; drop --prepare never")
+    if rgb.shape[:2] != (h, w):
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.LANCZOS))
+    color = info.get("color", "gray") if len(shape) == 2 else "color"
+    flat = colour_to_receptors(rgb[None], color)[0]
+    return flat.reshape(shape)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """An image file as (h, w, 3) uint8, as `snnpipe import` reads one."""
+    load_gray(path)                              # the same checks and error lines
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
 def predict(checkpoint: Path, images: list[Path], idx: Path | None = None,
@@ -110,20 +156,21 @@ def predict(checkpoint: Path, images: list[Path], idx: Path | None = None,
     if not images and idx is None:
         raise PipelineError("give image files, or --idx FILE")
     model = ckpt.load_estimator(checkpoint)
-    if model.n_features_in_ != FRAME * FRAME:
-        raise PipelineError(f"{checkpoint} reads {model.n_features_in_} receptors; predict "
-                            f"prepares {FRAME} x {FRAME} images ({FRAME * FRAME})")
+    info = image_info(checkpoint, model.n_features_in_)
+    shape = info["image_shape"]
     results: list[Prediction] = []
     ready: list[tuple[Prediction, np.ndarray]] = []
     for path in images:
         res = Prediction(str(path))
         results.append(res)
         try:
-            img = prepare(load_gray(path), mode)
+            img = prepare_for(path, info, mode)
             if show:
-                shown = Path(path).with_name(Path(path).stem + ".28x28.png")
-                Image.fromarray(img).resize((FRAME * 4, FRAME * 4), Image.Resampling.NEAREST
-                                            ).save(shown)
+                h, w = shape[-2:]
+                shown = Path(path).with_name(Path(path).stem + f".{h}x{w}.png")
+                view = img if img.ndim == 2 else img.transpose(1, 2, 0)
+                Image.fromarray(view).resize((w * 4, h * 4), Image.Resampling.NEAREST
+                                             ).save(shown)
                 res.shown = str(shown)
             ready.append((res, img))
         except PipelineError as exc:
@@ -136,7 +183,7 @@ def predict(checkpoint: Path, images: list[Path], idx: Path | None = None,
         except OSError as exc:
             raise PipelineError(f"--idx {idx}: cannot read ({exc.strerror})") from None
         data = parse_images(f"--idx {idx}", decompress(f"--idx {idx}", raw))
-        if data.shape[1] != FRAME * FRAME:
+        if data.shape[1] != FRAME * FRAME or model.n_features_in_ != FRAME * FRAME:
             raise PipelineError(f"--idx {idx}: expected {FRAME} x {FRAME} images, got "
                                 f"{data.shape[1]} pixels each")
         for i, img in enumerate(data.reshape(-1, FRAME, FRAME)):
@@ -144,7 +191,7 @@ def predict(checkpoint: Path, images: list[Path], idx: Path | None = None,
             results.append(res)
             ready.append((res, img))
     if ready:
-        counts = model.spike_counts(np.stack([img for _, img in ready]))
+        counts = model.spike_counts(np.stack([img.reshape(-1) for _, img in ready]))
         for (res, _), row in zip(ready, counts, strict=True):
             top = row.max()
             winners = np.flatnonzero(row == top)

@@ -27,7 +27,7 @@ from stores.errors import StoreError
 from stores.locks import exclusive
 
 from .errors import PipelineError
-from .fetch import fetch
+from .sources import raw_source
 
 DEFAULT_LEVELS = Config().levels
 
@@ -69,6 +69,15 @@ def connect(address: str, timeout: str = "10s"):
         raise PipelineError(f"cannot reach the dask scheduler at {address} "
                             f"({type(exc).__name__}); start it (`dask scheduler`) or fix "
                             "--scheduler") from None
+
+
+def levels_store(data_dir: Path, dataset: str, levels: Sequence[int]) -> Path:
+    """Where a store with these levels lives: DATA_DIR/<dataset>.zarr for the default levels,
+    DATA_DIR/<dataset>-levels-224-192-....zarr for any others (as sweeps name them)."""
+    levels = tuple(levels)
+    if levels == tuple(DEFAULT_LEVELS):
+        return default_store(data_dir, dataset)
+    return Path(data_dir) / f"{dataset}-levels-{'-'.join(map(str, levels))}.zarr"
 
 
 @contextlib.contextmanager
@@ -155,7 +164,7 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
 
 def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_address,
                        workers, fail_after_write) -> PreprocessResult:
-    raw = fetch(dataset, data_dir, source)
+    raw = raw_source(dataset, data_dir, source)
     existing = dataset_store.read_attrs(out)
     because = ""
     if (existing and not force and existing.get("dataset") == dataset
@@ -172,16 +181,11 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
         raise PipelineError(f"{out} exists but is not a complete snnpipe store; "
                             "pass --force to replace it")
     start = time.perf_counter()
-    files = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", raw.train_labels),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", raw.test_labels)}
-    width = raw.train_images.shape[1]
-    splits = {split: (idx_array(raw.folder / img, 16, len(lab), width),
-                      idx_array(raw.folder / lbl, 8, len(lab), 1))
-              for split, (img, lbl, lab) in files.items()}
+    splits = raw.splits
     with scheduler(scheduler_address, workers) as sched, \
             atomic_directory(out, replace=True) as tmp:
         arrays = dataset_store.create_layout(
-            tmp, {k: len(v[1]) for k, v in splits.items()}, len(levels), width)
+            tmp, {k: len(v[1]) for k, v in splits.items()}, len(levels), raw.receptors)
         sources, targets = [], []
         for split, (images, labels) in splits.items():
             sources += [build_graph(images, levels), images, labels.rechunk(-1)]
@@ -193,7 +197,7 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
         dataset_store.finalize(tmp, {
             "dataset": dataset, "levels": list(levels), "checksums": raw.checksums,
             "source": raw.source, "snnpipe_version": version("snnpipe"),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "data": raw.info,
         })
     return PreprocessResult(out, False, raw.source, time.perf_counter() - start, sched,
                             {k: len(v[1]) for k, v in splits.items()}, because)

@@ -23,7 +23,14 @@ from stores import atomic, faults, runs
 from stores import checkpoint as ckpt
 from stores.errors import StoreError
 
-from .data import check_levels, check_network_fits, open_store
+from .data import (
+    adapt_config,
+    check_levels,
+    check_network_fits,
+    find_or_build_store,
+    open_store,
+    store_info,
+)
 from .errors import PipelineError
 from .evaluate import evaluate
 from .tracking import WandbTracker
@@ -174,7 +181,7 @@ def _read_points(path: Path) -> list[dict]:
     return runs.read_jsonl(path)          # a torn last line (a killed append) is dropped
 
 
-def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
+def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     """Train until the target, the sample budget or the time budget; the run folder is
     locked while this process writes it."""
     _check(opts)
@@ -182,7 +189,7 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
         raise PipelineError("--resume continues the run in its own folder; drop --run-dir")
     folder = opts.resume or opts.run_dir
     if folder is None:
-        return _reproduce_locked(opts, on_point)
+        return _reproduce_locked(opts, on_point, on_note)
     if Path(folder).exists() and not Path(folder).is_dir():
         raise PipelineError(f"{folder} is a file; pass a folder")
     if opts.resume is not None and not Path(folder).is_dir():
@@ -190,14 +197,14 @@ def reproduce(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
     created = not Path(folder).exists()
     try:
         with runs.run_lock(Path(folder)):
-            return _reproduce_locked(opts, on_point)
+            return _reproduce_locked(opts, on_point, on_note)
     except BaseException:
         if created and not (Path(folder) / "run.json").exists():
             shutil.rmtree(folder, ignore_errors=True)      # refused before it began
         raise
 
 
-def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
+def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     overrides: dict = {}
     if opts.resume is not None:
         opts, trainer, progress, points, overrides = _resume(opts)
@@ -209,8 +216,13 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
                                                     p["test_accuracy"]), default=None)
             return ReproduceResult(run_dir, run_dir / RESULTS, points, best_, done,
                                    changed=False)
+        ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir,
+                                       opts.store)
+        if note and on_note is not None:
+            on_note(note)
     else:
-        trainer = Trainer(opts.config, seed=opts.seed)
+        ds = open_store(opts.dataset, opts.data_dir, opts.store)
+        trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
         progress = Progress(next_eval=opts.eval_every_samples or 0,
                             next_checkpoint=opts.checkpoint_every_samples)
         points = []
@@ -222,7 +234,6 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
     opts = replace(opts, hours=DEFAULT_HOURS if opts.hours is None else opts.hours,
                    target=DEFAULT_TARGET if opts.target is None else opts.target)
     cfg = trainer.cfg
-    ds = open_store(opts.dataset, opts.data_dir, opts.store)
     check_levels(cfg, ds, store_option=False)
     train, test = ds.load("train"), ds.load("test")
     check_network_fits(cfg, ds, train)
@@ -263,7 +274,8 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None) -> ReproduceResult:
 
     def save(name: str, metrics: dict) -> None:
         ckpt.save(runs.checkpoints_dir(run_dir) / name, cfg, trainer.state_arrays(),
-                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums)
+                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums,
+                  {"data": store_info(ds)})
 
     def record(mid_batch: bool) -> dict:
         nonlocal best

@@ -277,15 +277,11 @@ def stores_needed(spec: SweepSpec, trials: list[dict], data_dir: Path) -> dict[t
     DATA_DIR/<dataset>.zarr, any others their own store beside it (so a sweep never rebuilds
     the store that `train` and `eval` read). Workers open them by this path (shared: same
     machine or shared disk)."""
-    from .preprocess import DEFAULT_LEVELS, default_store
-    default = tuple(DEFAULT_LEVELS)
+    from .preprocess import levels_store
     out = {}
     for t in trials:
         levels = tuple(Config.from_dict(t["config"]).levels)
-        name = default_store(data_dir, spec.dataset)
-        if levels != default:
-            name = name.with_name(f"{spec.dataset}-levels-{'-'.join(map(str, levels))}.zarr")
-        out[levels] = name.resolve()
+        out[levels] = levels_store(data_dir, spec.dataset, levels).resolve()
     return out
 
 

@@ -23,7 +23,14 @@ from stores import checkpoint as ckpt
 from stores.dataset import Dataset
 from stores.errors import StoreError
 
-from .data import check_levels, check_network_fits, open_store
+from .data import (
+    adapt_config,
+    check_levels,
+    check_network_fits,
+    find_or_build_store,
+    open_store,
+    store_info,
+)
 from .errors import PipelineError
 from .evaluate import evaluate
 from .resources import check_memory
@@ -271,7 +278,13 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         except ValueError as exc:
             raise PipelineError(f"invalid configuration: {exc}") from None
     opts.sampling = cfg.sampling
-    ds = open_store(opts.dataset, opts.data_dir, opts.store)
+    if opts.resume is not None:                 # a fresh clone: find or build its store
+        ds, note = find_or_build_store(opts.dataset, cfg.levels, opts.data_dir, opts.store)
+        if note:
+            reporter.message(note)
+    else:
+        ds = open_store(opts.dataset, opts.data_dir, opts.store)
+        cfg = adapt_config(cfg, ds)
     check_levels(cfg, ds)
     check_memory(cfg)
     if checkpoint is not None and checkpoint.checksums != ds.checksums:
@@ -423,7 +436,7 @@ def _epoch_row(trainer: Trainer, epoch: int, seconds: float) -> dict:
 def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset,
           record: dict) -> None:
     ckpt.save(path, trainer.cfg, trainer.state_arrays(), trainer.state_dict(), epoch,
-              metrics, ds.name, ds.checksums, {"run": record})
+              metrics, ds.name, ds.checksums, {"run": record, "data": store_info(ds)})
 
 
 def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Dataset,

@@ -233,3 +233,50 @@ def test_sigkill_while_a_resume_rewrites_run_json_loses_nothing(mnist_store, tmp
         assert res.returncode == -signal.SIGKILL, res.stderr
         assert run("reproduce", "--resume", folder, "--max-samples", 600).returncode == 0
         assert state(folder) == state(tmp_path / "straight")
+
+
+def _import_killed_at(k: int, force: bool, npz: Path, tmp: Path) -> tuple[int, bool, Path]:
+    """Kill `import` at write point k (one real process); is the data set whole or absent?"""
+    from stores import rawstore
+    data = tmp / f"data-{int(force)}-{k}"
+    if force:
+        shutil.copytree(tmp / "ref", data)
+    res = run("import", "mine", npz, *(["--force"] if force else []), "--data-dir", data,
+              env={"SNNPIPE_FAULT": f"SIGKILL@write:{k}"})
+    assert res.returncode == -signal.SIGKILL, (k, res.stderr)
+    path = rawstore.raw_path(data, "mine")
+    seen = rawstore.read_attrs(path)            # what a reader finds: whole or nothing
+    visible_ok = (seen is not None and rawstore.verify(path, seen, "")) if path.exists() \
+        else True                               # whole: every chunk matches its checksum
+    return k, visible_ok, data
+
+
+def test_import_sigkill_at_every_write_point(tmp_path):
+    """`snnpipe import` (new, and --force over an existing one) killed at each of its write
+    points: a data set is whole or absent, and importing again finishes the job."""
+    from stores import rawstore
+    npz = tmp_path / "a.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, x_train=rng.integers(0, 256, (30, 4, 4), dtype=np.uint8),
+             y_train=np.arange(30) % 3, x_test=rng.integers(0, 256, (9, 4, 4), dtype=np.uint8),
+             y_test=np.arange(9) % 3)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "replace").mkdir()
+    fresh = write_points(tmp_path / "new", ["import", "mine", npz, "--data-dir",
+                                            tmp_path / "ref"])
+    digest = rawstore.read_attrs(rawstore.raw_path(tmp_path / "ref", "mine"))["digest"]
+    replace = write_points(tmp_path / "replace", ["import", "mine", npz, "--force",
+                                                  "--data-dir", tmp_path / "ref"])
+    assert "mine.zarr: old copy moved aside" in replace and len(fresh) >= 3
+    jobs = [(k, False) for k in range(1, len(fresh) + 1)] + \
+           [(k, True) for k in range(1, len(replace) + 1)]
+    with ThreadPoolExecutor(2) as pool:
+        procs = list(pool.map(lambda j: _import_killed_at(j[0], j[1], npz, tmp_path), jobs))
+    from pipeline.importer import import_dataset
+    for k, visible_ok, data in procs:
+        assert visible_ok, f"kill at write point {k} left a half-written data set"
+        import_dataset("mine", npz, data, force=True)      # recovers, then finishes the job
+        path = rawstore.raw_path(data, "mine")
+        hidden = [p.name for p in path.parent.glob(".*") if not p.name.endswith(".lock")]
+        assert rawstore.read_attrs(path)["digest"] == digest and hidden == [], (k, hidden)
+        assert rawstore.verify(path, rawstore.read_attrs(path), "")

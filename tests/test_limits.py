@@ -12,8 +12,6 @@ from engine import Config, ConfigError, Network
 from engine.config import MAX_LEVELS, MAX_THRESHOLD
 from engine.encoding import planes_from_pixels
 
-CAN_SPIKE = ("can-spike overflow, fixed in engine/kernels.py by the speed branch")
-
 
 @st.composite
 def extreme_configs(draw, min_levels=1, max_levels=MAX_LEVELS, big=True):
@@ -55,7 +53,6 @@ def test_forward_pass_equals_reference(cfg, seed):
     _agree(cfg, seed)
 
 
-@pytest.mark.xfail(strict=False, reason=CAN_SPIKE)
 @settings(max_examples=8)
 @given(extreme_configs(max_levels=61, big=True), st.integers(0, 2**32 - 1))
 def test_forward_pass_equals_reference_where_the_can_spike_bound_wraps(cfg, seed):
@@ -64,7 +61,6 @@ def test_forward_pass_equals_reference_where_the_can_spike_bound_wraps(cfg, seed
     _agree(cfg, seed)
 
 
-@pytest.mark.xfail(strict=False, reason=CAN_SPIKE)
 @settings(max_examples=8)
 @given(extreme_configs(min_levels=62), st.integers(0, 2**32 - 1))
 def test_forward_pass_equals_reference_at_62_to_64_levels(cfg, seed):
