@@ -70,7 +70,13 @@ def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
 def store_receptors(ds: Dataset) -> int:
     """Receptors per image: the width of the store's pixel arrays."""
     import zarr
-    return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
+
+    from stores.errors import StoreError
+    try:
+        return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
+    except Exception:                     # a missing or damaged array: one line, as on load
+        raise StoreError(f"data set store {ds.path}: array train/pixels is missing or "
+                         f"unreadable; rebuild it with `{ds.hint}`") from None
 
 
 def store_info(ds: Dataset) -> dict:

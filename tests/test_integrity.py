@@ -265,3 +265,11 @@ def test_predict_never_on_a_large_image_and_transparent_ink(tmp_path):
     Image.fromarray(rgba, "RGBA").save(tmp_path / "one.png")
     gray = load_gray(tmp_path / "one.png")
     assert gray[0, 0] == 255 and gray[10, 13] == 0       # paper is white, ink stays black
+
+
+def test_a_store_without_its_train_pixels_is_one_line(store_copy, tmp_path):
+    """adapt_config reads the store's width before anything else: still one line."""
+    shutil.rmtree(store_copy / "train" / "pixels")
+    msg = error_line("train", *TRAIN[1:], "--store", store_copy, "--run-dir", tmp_path / "t")
+    assert "train/pixels" in msg and f"snnpipe preprocess --output {store_copy}" in msg
+    assert not (tmp_path / "t").exists()
