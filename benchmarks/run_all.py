@@ -22,6 +22,7 @@ def run(script: str, *args: str) -> dict:
 
 def main() -> None:
     pre = run("bench_preprocess.py")
+    sums = run("bench_integrity.py")
     default = run("bench_engine.py", "--preset", "default", "--compare-faithful")
     big = run("bench_engine.py", "--preset", "dpi-98.9", "--repeats", "3", "--train-epochs", "1")
     # trained networks, where long runs spend their hours: the committed checkpoints
@@ -70,6 +71,10 @@ def main() -> None:
         ("  + learning steps per epoch x time per step (us)",
          f"{default['learning_steps_per_epoch']:,.0f} x {default['us_per_learning_step']:.1f}",
          ""),
+        ("checksums: verify the store, share of loading it (train + test)",
+         f"{sums['store_verify_share']:.1%}", "<= 5 %"),
+        ("checksums: verify a dpi-98.9 checkpoint, share of loading it (incl.)",
+         f"{sums['checkpoint_verify_share']:.1%}", "<= 5 %"),
         ("bound: dpi-98.9 forward over 60,000 (s)", f"{big['forward_train_s']:.3f}", ""),
         ("  + learning steps per epoch x time per step (us)",
          f"{big['learning_steps_per_epoch']:,.0f} x {big['us_per_learning_step']:.1f}", ""),

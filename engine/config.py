@@ -51,6 +51,9 @@ class Config:
         object.__setattr__(self, "levels", _int_levels(self.levels))
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, np.integer | np.bool_):       # np.int64(79) is 79
+                value = value.item()
+                object.__setattr__(self, f.name, value)
             if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{f.name} must be an integer, got {value!r}")
             if f.type in ("bool", bool) and not isinstance(value, bool):
@@ -94,6 +97,40 @@ class Config:
                               f"= redraw (got {self.sampling!r})")
         if self.receptors > 2**31 - 1 or self.columns * self.neurons * self.slots > 2**31 - 1:
             raise ConfigError("network too large: columns * neurons * slots must fit in int32")
+        self._validate_limits()
+
+    def _validate_limits(self) -> None:
+        """Ranges the engine's integer arithmetic honours (see LIMITS); outside them a
+        kernel would wrap around silently, so they are refused before anything runs."""
+        if len(self.levels) > MAX_LEVELS:
+            raise ConfigError(f"levels: {len(self.levels)} intensity levels; at most "
+                              f"{MAX_LEVELS} (a receptor's cycles are packed in 64 bits)")
+        for name in COUNTS:
+            if getattr(self, name) > MAX_COUNT:
+                raise ConfigError(f"{name} must be <= {MAX_COUNT:,}, got {getattr(self, name)}")
+        if self.spike_threshold > MAX_THRESHOLD // (2 * self.slots):
+            raise ConfigError(
+                f"spike_threshold ({self.spike_threshold}) is too large for {self.slots} "
+                f"slots: a potential reaches 2 * slots * spike_threshold, which must stay "
+                f"below 2**62; use spike_threshold <= {MAX_THRESHOLD // (2 * self.slots):,}")
+        for name in ("learn_low", "learn_high", "prune_below"):
+            if getattr(self, name) > MAX_THRESHOLD:
+                raise ConfigError(f"{name} must be <= 2**62, got {getattr(self, name)}")
+        for name in ("reinforce_positive", "reinforce_negative", "decay_amount"):
+            if abs(getattr(self, name)) > self.spike_threshold:
+                raise ConfigError(f"{name} ({getattr(self, name)}) must not exceed "
+                                  f"spike_threshold ({self.spike_threshold}) in size: no "
+                                  "weight may reach the threshold")
+        scale = self.neurons * len(self.levels) * max(self.positive_denominator,
+                                                      self.negative_denominator)
+        if scale > MAX_THRESHOLD:
+            raise ConfigError(f"neurons * levels * quantilizer denominator is {scale:,}: a "
+                              "column's spike count in quantilizer units must stay below "
+                              "2**62; use smaller denominators")
+        if self.initial_weight < 1:
+            raise ConfigError(
+                f"spike_threshold / new_weight_divisor is {self.initial_weight}: new "
+                "connections would be born free; use new_weight_divisor <= spike_threshold")
 
     @property
     def initial_weight(self) -> int:
@@ -143,6 +180,19 @@ class Config:
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
         return cls.from_dict(PRESETS[name])
+
+
+# The engine's limits (engine/kernels.py). A receptor's on/off state over the cycles is
+# packed in a uint64 and the event kernel keeps a cycle index in an int8, so at most 64
+# levels; a neuron's potential stays below 2 * slots * spike_threshold, held in int64 with
+# a factor 2 of headroom, so 2 * slots * spike_threshold <= 2**62; counts (sizes, steps,
+# quantilizer units) stay int32.
+MAX_LEVELS = 64
+MAX_THRESHOLD = 2**62
+MAX_COUNT = 2**31 - 1
+COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",
+          "decay_every", "batch_size", "positive_up", "positive_down", "positive_denominator",
+          "negative_up", "negative_down", "negative_denominator")
 
 
 def _int_levels(levels: Any) -> tuple[int, ...]:

@@ -6,8 +6,10 @@ training budget), `random_state`, and `levels`/`sampling` as in Config. No I/O h
 and loading go through `stores.checkpoint` (`save_estimator` / `load_estimator`).
 
 Input: X is (n, d) or (n, h, w); integers are intensities 0..255, floats are taken as
-intensities in [0, 1] (clipped to it) and scaled to 0..255 (bool: 0 or 255). So an
-image-like array works as is, and anything else belongs behind a `MinMaxScaler`.
+intensities in [0, 1] and scaled to 0..255 (bool: 0 or 255). So an image-like array works
+as is, and anything else belongs behind a `MinMaxScaler`. Floats outside [0, 1] (pixels
+0..255 as floats, standardised data) are clipped to it with a `DataConversionWarning`
+saying so, never silently: divide 0..255 floats by 255 (or cast them to uint8).
 """
 
 from __future__ import annotations
@@ -43,7 +45,16 @@ def to_intensities(X: np.ndarray) -> np.ndarray:
             raise ValueError(f"integer intensities must lie in 0..255, got {X.min()}..{X.max()}"
                              "; pass floats in [0, 1] or rescale")
         return X.astype(np.uint8)
-    return np.rint(np.clip(X.astype(np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+    X = X.astype(np.float64)
+    if X.size and (X.min() < 0.0 or X.max() > 1.0):
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+        warnings.warn(f"float intensities must lie in [0, 1], got {X.min():g}..{X.max():g}: "
+                      "clipped to [0, 1]. Divide 0..255 pixels by 255 (or cast them to "
+                      "uint8); put other data behind a MinMaxScaler", DataConversionWarning,
+                      stacklevel=3)
+    return np.rint(np.clip(X, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 class SONNClassifier(ClassifierMixin, BaseEstimator):
@@ -91,7 +102,12 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
     def make_config(self, n_classes: int, n_features: int) -> Config:
         """The engine's Config for these hyperparameters and this data's shape."""
         values = {name: getattr(self, name) for name in HYPERPARAMETERS}
-        values["levels"] = tuple(int(v) for v in np.atleast_1d(values["levels"]))
+        # numpy values as Python ones (GridSearchCV hands out np.int64); 192.5 stays 192.5,
+        # so Config refuses it instead of truncating it
+        values = {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
+        values["levels"] = tuple(v.item() if isinstance(v, np.generic) else v
+                                 for v in np.atleast_1d(np.asarray(values["levels"],
+                                                                   dtype=object)))
         return Config(columns=max(n_classes, 2), receptors=n_features, **values)
 
     def _seed(self) -> int:
@@ -208,7 +224,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         # The SONN reads intensities: scikit-learn's check data (make_blobs: 2 features, mostly
-        # negative floats, clipped to 0 here) leaves it a receptor or two of signal, so it
-        # cannot promise the checks' 83 % accuracy. Every other assertion still runs.
+        # negative floats, clipped to 0 here, with a warning) leaves it a receptor or two of
+        # signal, so it cannot promise the checks' 83 % accuracy. Every other assertion runs.
         tags.classifier_tags.poor_score = True
         return tags

@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
-import functools
-import json
+import os
+import signal
 import sys
-from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.table import Table
 
-from engine import PRESETS, ConfigError
-from stores.errors import StoreError
+def _interrupted_early(signum, frame) -> None:
+    """Ctrl-C while the heavy modules load: nothing is written yet, so leave at once."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
 
-from .errors import PipelineError
-from .report import RichReporter, err, out
+
+# Installed before the imports below (numba, zarr, dask take a while): Ctrl-C from the first
+# instant exits 130 without a traceback. `main` hands over to KeyboardInterrupt after them.
+# Only in the `snnpipe` process itself, never in one that imports this module (tests).
+if (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        and (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "snnpipe")):
+    signal.signal(signal.SIGINT, _interrupted_early)
+    from stores import faults as _faults  # tests signal at this known point
+    _faults.hit("import", 1)
+
+import errno  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.table import Table  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+try:                                   # typer >= 0.24 carries its own copy of click
+    from typer._click import exceptions as click_errors  # noqa: E402
+except ImportError:                    # pragma: no cover
+    from click import exceptions as click_errors  # noqa: E402
+
+from engine import PRESETS, ConfigError  # noqa: E402
+from stores.errors import StoreError  # noqa: E402
+
+from .errors import PipelineError  # noqa: E402
+from .report import RichReporter, err, one_line, out, print_error  # noqa: E402
+
+
+class OneLineErrors(TyperGroup):
+    """Option-parsing errors in the same style as every other: one `error:` line naming
+    the problem and where to look, exit code 2; Ctrl-C exits 130 whatever runs."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if signal.getsignal(signal.SIGINT) is _interrupted_early:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            if exc.ctx is not None:
+                sys.stderr.write(exc.ctx.get_help() + "\n")
+            sys.exit(2)
+        except click_errors.UsageError as exc:
+            path = exc.ctx.command_path.split()[1:] if exc.ctx else []
+            where = " ".join(["snnpipe", *path])
+            print_error(f"{one_line(exc.format_message())} (see `{where} --help`)")
+            sys.exit(2)
+        except click_errors.ClickException as exc:
+            print_error(exc.format_message())
+            sys.exit(exc.exit_code or 1)
+        except (getattr(click_errors, "Abort", KeyboardInterrupt), KeyboardInterrupt):
+            err.print("interrupted")
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(help="Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST.",
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -58,6 +115,29 @@ SamplingOpt = Annotated[str | None, typer.Option(
          "own) or redraw (D𝜋's rnd(n) with redraw on repeats); default: the config's.")]
 
 
+_OS_FIXES = {
+    errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (disk quota)",
+    errno.EACCES: "fix its permissions or choose a writable path",
+    errno.EPERM: "fix its permissions or choose a writable path",
+    errno.EROFS: "the file system is read-only; choose a writable path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EISDIR: "it is a folder where a file was expected; choose another path",
+    errno.EEXIST: "something is in the way; move it or choose another path",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: the path, what happened, and a fix that fits."""
+    where = exc.filename or exc.filename2 or ""
+    what = exc.strerror or type(exc).__name__
+    fix = _OS_FIXES.get(exc.errno or -1, "fix the cause")
+    return (f"{where + ': ' if where else ''}{what}; {fix}, then run the command again "
+            "(nothing incomplete was kept)")
+
+
 def user_errors(fn):
     """Turn expected failures into one 'error:' line on stderr and exit code 1: our own
     errors, and the file system's (read-only, disk full, not a directory), naming the path.
@@ -67,13 +147,10 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (PipelineError, StoreError, ConfigError) as exc:
-            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(1) from None
         except OSError as exc:
-            where = exc.filename or ""
-            what = exc.strerror or type(exc).__name__
-            err.print(f"[red]error:[/red] {where}: {what}; free space or fix permissions, then "
-                      "run the command again (nothing incomplete was kept)", soft_wrap=True)
+            print_error(os_error_line(exc))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -151,6 +228,8 @@ def preprocess(
     if workers is not None and workers < 1:
         raise PipelineError(f"--workers {workers}: must be >= 1")
     res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
+    if res.rebuilt_because:
+        err.print(res.rebuilt_because, markup=False, soft_wrap=True)
     if res.up_to_date:
         out.print(f"{res.path} is up to date ({dataset}, levels {lv}); --force rebuilds it")
     else:
@@ -174,11 +253,19 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
 
 
 # ------------------------------------------------------------------------- train
-def _latest_run(runs_root: Path) -> Path:
-    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").exists()),
-                   key=lambda p: p.stat().st_mtime)
+def _latest_run(runs_root: Path, kind: str) -> Path:
+    """The newest run folder of this kind (train or reproduce) under `runs_root`."""
+    def kind_of(p: Path) -> str | None:
+        try:
+            info = json.loads((p / "run.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return info.get("kind", "train") if isinstance(info, dict) else None
+    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").is_file()
+                    and kind_of(p) == kind), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise PipelineError(f"no run under {runs_root} to resume")
+        raise PipelineError(f"no {kind} run under {runs_root} to resume; start one with "
+                            f"`snnpipe {kind}`")
     return found[-1]
 
 
@@ -218,11 +305,18 @@ def train(
     if mode not in WANDB_MODES:
         raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
     if resume is not None:
-        if set_ or config is not None or preset != "default" or sampling or seed is not None:
-            raise PipelineError("--resume continues with the run's own config and seed; drop "
-                                "--set/--config/--preset/--sampling/--seed")
+        fixed = [name for name, given in (
+            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
+            ("--sampling", sampling), ("--seed", seed is not None),
+            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
+            ("--limit-train", limit_train is not None), ("--limit-test", limit_test is not None),
+            ("--eval-every", eval_every != 1), ("--validation", validation != 0),
+            ("--checkpoint-every", checkpoint_every != 1)) if given]
+        if fixed:
+            raise PipelineError(f"--resume continues with the run's own settings; drop "
+                                f"{'/'.join(fixed)} (the run fixed them when it began)")
         if str(resume) == "latest":
-            resume = _latest_run(Path("runs"))
+            resume = _latest_run(Path("runs"), "train")
     cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
                                                           if sampling else [])])
     opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
@@ -269,10 +363,21 @@ def eval_(
         raise PipelineError(f"--split {split!r}: choose test or train")
     if limit is not None and limit < 1:
         raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
-    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store,
+    failed: list[str] = []
+    results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed,
                                    on_note=(err if as_json else out).print)
+    _print_eval(results, split, as_json, failed)
+    for line in failed:                 # like predict: every path gets its own answer
+        print_error(line)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_eval(results: list[dict], split: str, as_json: bool, failed: list[str]) -> None:
     if as_json:
-        sys.stdout.write(json.dumps({"results": results}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"results": results, "errors": failed}, indent=2) + "\n")
+        return
+    if not results:
         return
     table = Table(title=f"{split} set")
     for col in ("checkpoint", "epoch", "accuracy %", "no decision %", "macro P", "macro R",
@@ -333,9 +438,13 @@ def _print_point(p: dict) -> None:
 @app.command()
 @user_errors
 def reproduce(
-    hours: Annotated[float, typer.Option(help="Wall-clock budget.")] = 2.0,
-    target: Annotated[float, typer.Option(help="Stop at this test accuracy (%).")] = 98.65,
-    max_samples: Annotated[int | None, typer.Option(help="Stop after N samples.")] = None,
+    hours: Annotated[float | None, typer.Option(
+        help="Wall-clock budget of this sitting (default 2; on --resume: the run's).")] = None,
+    target: Annotated[float | None, typer.Option(
+        help="Stop at this test accuracy in % (default 98.65; on --resume: the run's, and a "
+             "value given overrides it from now on).")] = None,
+    max_samples: Annotated[int | None, typer.Option(
+        help="Stop after N samples (on --resume: the run's, unless given).")] = None,
     eval_every_samples: Annotated[int | None, typer.Option(
         help="Evaluate the full test set every N samples seen (default 250,000 unless "
              "--eval-every-positive is given).")] = None,
@@ -362,11 +471,21 @@ def reproduce(
     """Train a configuration on a full data set (MNIST by default) for a time budget."""
     from .plots import plot_run
     from .reproduce import reproduce as run
-    if resume is not None and (set_ or config is not None or preset != "default" or sampling
-                               or seed is not None or run_dir is not None):
-        raise PipelineError("--resume continues with the run's own config, seed and folder; "
-                            "drop --set/--config/--preset/--sampling/--seed/--run-dir")
-    if eval_every_samples is None and eval_every_positive is None:
+    if resume is not None:
+        fixed = [name for name, given in (
+            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
+            ("--sampling", sampling), ("--seed", seed is not None),
+            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
+            ("--validation", validation != 0),
+            ("--eval-every-samples", eval_every_samples is not None),
+            ("--eval-every-positive", eval_every_positive is not None),
+            ("--checkpoint-every-samples", checkpoint_every_samples != 2_000_000)) if given]
+        if fixed:
+            raise PipelineError(f"--resume continues with the run's own settings; drop "
+                                f"{'/'.join(fixed)} (the run fixed them when it began)")
+        if str(resume) == "latest":
+            resume = _latest_run(Path("runs"), "reproduce")
+    elif eval_every_samples is None and eval_every_positive is None:
         eval_every_samples = 250_000
     opts = _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples,
                               run_dir, wandb_mode, hours=hours, target=target,
@@ -375,6 +494,9 @@ def reproduce(
                               checkpoint_every_samples=checkpoint_every_samples, resume=resume,
                               validation=validation, dataset=dataset)
     res = run(opts, on_point=_print_point, on_note=out.print)
+    if not res.changed:
+        out.print(f"stopped: {res.stopped_by}")
+        return
     best = res.best
     picked = (f" (picked on validation: {100 * best['validation_accuracy']:.2f} %)"
               if "validation_accuracy" in best else "")
@@ -384,6 +506,9 @@ def reproduce(
     paths = plot_run(res.run_dir)
     out.print(f"results: {res.results_file}; plots: {', '.join(p.name for p in paths)} in "
               f"{paths[0].parent}")
+    if res.stopped_by == "interrupted":      # like train: scripts can tell (exit 130)
+        err.print(f"interrupted: resume with: snnpipe reproduce --resume {res.run_dir}")
+        raise typer.Exit(130)
 
 
 @app.command()
@@ -403,7 +528,13 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
     if against:
         if any("=" not in a for a in against):
             raise PipelineError("--against takes LABEL=RUN_DIR, e.g. --against exact=docs/plateau")
-        others = {a.split("=", 1)[0]: Path(a.split("=", 1)[1]) for a in against}
+        pairs = [(a.split("=", 1)[0], Path(a.split("=", 1)[1])) for a in against]
+        labels = [label, *(name for name, _ in pairs)]
+        repeated = sorted({n for n in labels if labels.count(n) > 1})
+        if repeated:
+            raise PipelineError(f"label {repeated[0]!r} is used twice (--label and --against "
+                                "labels name one run each); give every run its own label")
+        others = dict(pairs)
         target = Path(output or Path(run_dir) / "plots") / "comparison.png"
         out.print(str(plot_comparison({label: Path(run_dir), **others}, target)))
         return
@@ -430,6 +561,15 @@ def priming(
     for v in variant or []:
         if v not in slugs:
             raise PipelineError(f"--variant {v!r}: choose from {', '.join(slugs)}")
+    if samples < 1:
+        raise PipelineError(f"--samples {samples}: must be >= 1 (samples per variant)")
+    for name in VARIANTS:
+        slug = variant_slug(name)
+        folder = run_dir / slug
+        if (not variant or slug in variant) and folder.is_dir() and any(
+                p.name != ".lock" for p in folder.iterdir()):
+            raise PipelineError(f"{folder} already holds a priming run (priming does not "
+                                "resume); pass another --run-dir")
     opts = _reproduce_options("default", None, None, seed, sampling, 250_000, None,
                               wandb_mode)
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
@@ -470,8 +610,17 @@ def sweep(
         raise PipelineError(f"--workers {workers}: must be >= 1")
     if workers is not None and scheduler:
         raise PipelineError("--workers starts a LocalCluster; drop it with --scheduler")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        raise PipelineError(f"--workers {workers}: this machine has {cores} cores; pass at "
+                            f"most --workers {cores} (or --scheduler for a bigger cluster)")
+    if scheduler:
+        from .preprocess import check_scheduler_address
+        check_scheduler_address(scheduler)
+    from .sweep import spec_size
     sp = read_spec(spec)
     folder = folder or Path("runs") / f"sweep-{sp.name}"
+    err.print(f"sweep {sp.name}: {spec_size(sp):,} trials into {folder}", markup=False)
     res = run(sp, folder, data_dir, scheduler, workers, mode, SweepProgress())
     table, markdown = sweep_table(sp, res.rows, res.selected)
     out.print(table)
@@ -520,7 +669,7 @@ def predict(
             shown = f"  (saw: {r.shown})" if r.shown else ""
             out.print(f"{r.source}: {verdict}   spikes {counts}{shown}")
     for r in failed:
-        err.print(f"[red]error:[/red] {r.error}", soft_wrap=True)
+        print_error(r.error)
     if failed:
         raise typer.Exit(1)
 

@@ -21,8 +21,11 @@ def parse_value(key: str, text: str, option: str | None = None):
         return text
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         pass
+    except ValueError:          # an integer of thousands of digits
+        raise PipelineError(f"{where}{text[:20]}…: a number of {len(text)} digits; no "
+                            "setting takes anything that large") from None
     if "," in text:
         parts = [p.strip() for p in text.split(",")]
         if all(p.lstrip("-").isdigit() for p in parts):
@@ -69,10 +72,23 @@ def load_toml(path: Path, label: str) -> dict:
         raise PipelineError(f"{label}: not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{label}: invalid TOML ({exc})") from None
+    except RecursionError:
+        raise PipelineError(f"{label}: nested too deeply to read; a config is a flat table "
+                            "of fields") from None
+    except ValueError as exc:       # e.g. an integer beyond Python's digit limit
+        raise PipelineError(f"{label}: invalid TOML ({str(exc)[:120]})") from None
 
 
 def read_toml(path: Path) -> dict:
+    """Config fields, flat or under a [config] table; never both, never anything else
+    beside the table (silently ignored keys are how a setting gets lost)."""
     data = load_toml(path, f"--config {path}")
+    if "config" in data:
+        others = sorted(k for k in data if k != "config")
+        if others:
+            raise PipelineError(f"--config {path}: keys beside the [config] table would be "
+                                f"ignored ({', '.join(others)[:200]}); put every field "
+                                "inside [config], or write the file flat without it")
     data = data.get("config", data)
     if not isinstance(data, dict):
         raise PipelineError(f"--config {path}: [config] must be a table of Config fields, "
@@ -102,6 +118,11 @@ def build_config(preset: str = "default", config_file: Path | None = None,
         raise PipelineError(f"invalid configuration: {exc}") from None
 
 
+MAX_SEED = 2**32 - 1      # what every generator takes (glibc's srand: an unsigned int)
+
+
 def preset_seed(preset: str, seed: int | None) -> int:
     """The run's seed: as given, else the preset's (dpi-program: D𝜋's srand(1000)), else 0."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise PipelineError(f"--seed {seed}: must be in 0..{MAX_SEED}")
     return seed if seed is not None else PRESET_SEEDS.get(preset, 0)

@@ -11,10 +11,28 @@ from .errors import PipelineError
 from .preprocess import default_store
 
 
+def preprocess_command(dataset: str, path: Path, levels: tuple[int, ...] | None = None,
+                       data_dir: Path = Path("data")) -> str:
+    """The `snnpipe preprocess` line that (re)builds the store at `path`: it rebuilds a
+    damaged store without --force, and names --output unless it is the default one. It is
+    the same line for an imported data set (preprocess reads DATA_DIR/raw/NAME.zarr)."""
+    parts = ["snnpipe preprocess"]
+    if dataset != "mnist":
+        parts.append(f"--dataset {dataset}")
+    if Path(data_dir) != Path("data"):
+        parts.append(f"--data-dir {data_dir}")
+    if Path(path) != default_store(data_dir, dataset):
+        parts.append(f"--output {path}")
+    if levels and tuple(levels) != Config().levels:
+        parts.append(f"--levels {','.join(map(str, levels))}")
+    return " ".join(parts)
+
+
 def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
     path = Path(store) if store is not None else default_store(data_dir, dataset)
-    hint = ("make preprocess" if dataset == "mnist"
-            else f"snnpipe preprocess --dataset {dataset}")
+    hint = ("make preprocess" if dataset == "mnist" and store is None
+            and Path(data_dir) == Path("data")
+            else preprocess_command(dataset, path, None, data_dir))
     if store is None and not path.exists():
         from stores.rawstore import raw_path
 
@@ -24,23 +42,41 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
                                 f"name in {data_dir} (built in: {', '.join(BUILTIN)}); import "
                                 f"it with `snnpipe import {dataset} PATH`, then {hint}")
     ds = open_dataset(path, hint=hint)
+    ds.hint = preprocess_command(ds.name, path, ds.levels, data_dir)
     if ds.name != dataset:
-        raise PipelineError(f"{path} holds {ds.name}, not {dataset}; pass the right --dataset")
+        raise PipelineError(f"{path} holds {ds.name}, not {dataset}; pass --dataset "
+                            f"{ds.name}, or a --store of {dataset}")
     return ds
 
 
-def check_levels(cfg: Config, ds: Dataset) -> None:
+def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
+    """The config's levels must be the store's; the fix builds a second store beside the
+    default one (named as `find_or_build_store` looks for it) instead of replacing it."""
     if tuple(cfg.levels) != ds.levels:
+        from .preprocess import levels_store
+        lv = ",".join(map(str, cfg.levels))
+        other = levels_store(ds.path.parent, ds.name, cfg.levels)
+        if other == ds.path:
+            other = ds.path.with_name(f"{ds.path.stem}-{len(cfg.levels)}-levels.zarr")
+        fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
+               f"{lv} --output {other}`) and pass --store {other}" if store_option else
+               "this command reads the default store only; use `snnpipe train` with "
+               "--store for other levels")
         raise PipelineError(
             f"config levels {list(cfg.levels)} differ from the store's {list(ds.levels)}; "
-            f"rebuild it with `snnpipe preprocess --levels {','.join(map(str, cfg.levels))} "
-            "--force` or drop the levels override")
+            f"{fix}")
 
 
 def store_receptors(ds: Dataset) -> int:
     """Receptors per image: the width of the store's pixel arrays."""
     import zarr
-    return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
+
+    from stores.errors import StoreError
+    try:
+        return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
+    except Exception:                     # a missing or damaged array: one line, as on load
+        raise StoreError(f"data set store {ds.path}: array train/pixels is missing or "
+                         f"unreadable; rebuild it with `{ds.hint}`") from None
 
 
 def store_info(ds: Dataset) -> dict:
@@ -50,22 +86,50 @@ def store_info(ds: Dataset) -> dict:
     return dict(ds.attrs.get("data") or BUILTIN_INFO.get(ds.name, {}))
 
 
+def store_classes(ds: Dataset, split=None) -> int:
+    """Columns the data needs: one per class the store names (at least the labels seen in
+    `split`, and at least 2)."""
+    named = len(store_info(ds).get("class_names", []))
+    seen = int(split.labels.max()) + 1 if split is not None and len(split) else 0
+    return max(named, seen, 2)
+
+
 def adapt_config(cfg: Config, ds: Dataset) -> Config:
     """The receptor count and the number of columns come from the data, not the preset (a
-    no-op for MNIST: 784 receptors, 10 classes)."""
-    classes = len(store_info(ds).get("class_names", [])) or cfg.columns
+    no-op for MNIST: 784 receptors, 10 classes). Only values left at Config's defaults are
+    adapted: an explicit `--set receptors=`/`columns=` is kept, so that `check_network_fits`
+    refuses it in one line when it does not fit the data."""
+    default = Config()
+    changes = {}
     receptors = store_receptors(ds)
-    if (cfg.receptors, cfg.columns) == (receptors, classes):
-        return cfg
-    return cfg.replace(receptors=receptors, columns=max(classes, 2))
+    if cfg.receptors == default.receptors and cfg.receptors != receptors:
+        changes["receptors"] = receptors
+    classes = store_classes(ds)
+    if cfg.columns == default.columns and cfg.columns != classes:
+        changes["columns"] = classes
+    return cfg.replace(**changes) if changes else cfg
+
+
+def check_network_fits(cfg: Config, ds: Dataset, split) -> None:
+    """A config whose receptors or columns do not match the data can never succeed:
+    refused before a run folder is written."""
+    width = split.planes.shape[2]
+    if cfg.receptors != width:
+        raise PipelineError(f"receptors = {cfg.receptors}, but {ds.path} holds {width}-pixel "
+                            f"images; drop the override (receptors must be {width})")
+    n = store_classes(ds, split)
+    if cfg.columns != n:
+        raise PipelineError(f"columns = {cfg.columns}, but {ds.name} has {n} classes (one "
+                            f"column per class); drop the override (columns must be {n})")
 
 
 def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
                         store: Path | None = None) -> tuple[Dataset, str | None]:
     """The store a checkpoint needs (its data set and levels): an explicit --store as it is;
     else DATA_DIR/<dataset>.zarr or DATA_DIR/<dataset>-levels-....zarr if one holds these
-    levels, else build the latter (fetching the raw data if needed). Returns the store and,
-    when it was built, one line saying what was fetched or built."""
+    levels, else build the latter (fetching the raw data if needed; `preprocess` also
+    rebuilds one that fails its checksums). Returns the store and, when it was built, one
+    line saying what was fetched or built."""
     from .preprocess import default_store, levels_store, preprocess
     if store is not None:
         return open_store(dataset, data_dir, store), None
@@ -73,9 +137,13 @@ def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
     for path in (default_store(data_dir, dataset), levels_store(data_dir, dataset, levels)):
         attrs = read_attrs(path)
         if attrs and attrs.get("dataset") == dataset and tuple(attrs["levels"]) == levels:
-            return open_dataset(path), None
+            ds = open_dataset(path)
+            ds.hint = preprocess_command(dataset, path, levels, data_dir)
+            return ds, None
     path = levels_store(data_dir, dataset, levels)
     res = preprocess(dataset, data_dir, path, levels)
     note = (f"built {res.path} ({dataset}, levels {','.join(map(str, levels))}) from "
             f"{res.source}" if not res.up_to_date else None)
-    return open_dataset(res.path), note
+    ds = open_dataset(res.path)
+    ds.hint = preprocess_command(dataset, res.path, levels, data_dir)
+    return ds, note

@@ -11,6 +11,7 @@ from engine import Network
 from engine.trainer import decided_correct
 from stores import checkpoint, runs
 from stores.dataset import Dataset, Split
+from stores.errors import StoreError
 
 from .data import find_or_build_store, open_store
 from .errors import PipelineError
@@ -70,68 +71,94 @@ def resolve_checkpoints(paths: list[Path]) -> list[Path]:
     """Checkpoints named directly, or all of a run folder's epoch checkpoints in order."""
     out: list[Path] = []
     for p in paths:
-        p = Path(p)
-        if (p / "checkpoints").is_dir():
-            found = runs.epoch_checkpoints(p)
-            if not found and (runs.checkpoints_dir(p) / "last.zarr").exists():
-                found = [runs.checkpoints_dir(p) / "last.zarr"]
-            if not found:
-                raise PipelineError(f"{p} has no checkpoints yet; train first")
-            out += found
-        elif p.exists():
-            out.append(p)
-        else:
-            raise PipelineError(f"{p}: no such checkpoint or run folder")
+        out += _resolve(Path(p))
     return out
+
+
+def _resolve(p: Path) -> list[Path]:
+    if (p / "checkpoints").is_dir():
+        found = runs.epoch_checkpoints(p)
+        if not found and (runs.checkpoints_dir(p) / "last.zarr").exists():
+            found = [runs.checkpoints_dir(p) / "last.zarr"]
+        if not found:
+            raise PipelineError(f"{p} has no checkpoints yet; train first")
+        return found
+    if p.exists():
+        return [p]
+    raise PipelineError(f"{p}: no such checkpoint or run folder")
 
 
 def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
                          limit: int | None, data_dir: Path,
-                         store: Path | None = None, on_note=None) -> list[dict]:
+                         store: Path | None = None,
+                         errors: list[str] | None = None, on_note=None) -> list[dict]:
     """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores. Without
     --store, the store a checkpoint needs (its data set, its levels) is found or built, and
-    `on_note` hears one line about what was built."""
+    `on_note` hears one line about what was built. With `errors` (a list), a path that fails
+    adds its one line there and the others go on, as `predict` does per image; without it,
+    the first failure raises."""
     results = []
     datasets: dict[tuple, Dataset] = {}
     splits: dict[tuple, Split] = {}
-    for path in resolve_checkpoints(paths):
-        cp = checkpoint.load(path)
-        name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
-        if dataset and cp.dataset and dataset != cp.dataset:
-            raise PipelineError(f"{path} was trained on {cp.dataset}, not {dataset}; drop "
-                                f"--dataset or pass --dataset {cp.dataset}")
-        key = (name, tuple(cp.levels) if store is None else None)
-        if key not in datasets:
-            if store is None:
-                datasets[key], note = find_or_build_store(name, tuple(cp.levels), data_dir)
-                if note and on_note is not None:
-                    on_note(note)
-            else:
-                datasets[key] = open_store(name, data_dir, store)
-            splits[key] = datasets[key].load(split, limit)
-        ds = datasets[key]
-        name = key
-        if cp.dataset and cp.dataset != ds.name:
-            raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
-                                f"{ds.name}; evaluate with --dataset {cp.dataset}")
-        if tuple(cp.levels) != ds.levels:
-            raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
-                                f"{list(ds.levels)}; preprocess with matching --levels")
-        if cp.cfg.receptors != splits[name].planes.shape[2]:
-            raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
-                                f"{splits[name].planes.shape[2]}-pixel images")
-        labels = splits[name].labels
-        if labels.size and int(labels.max()) >= cp.cfg.columns:
-            raise PipelineError(f"{path} has {cp.cfg.columns} columns (classes) but {ds.path} "
-                                f"holds label {int(labels.max())}; it belongs to another "
-                                "data set")
-        classes = cp.attrs.get("classes")
-        if classes is not None and classes != list(range(cp.cfg.columns)):
-            raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "
-                                "digit labels; score it with SONNClassifier.score instead")
-        net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
-        res = evaluate(net, splits[name])
-        res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
-                   recorded_test_accuracy=cp.metrics.get("test_accuracy"))
-        results.append(res)
+    for given in paths:
+        try:
+            for path in _resolve(Path(given)):
+                results.append(_evaluate_one(path, dataset, split, limit, data_dir, store,
+                                             datasets, splits, on_note))
+        except (PipelineError, StoreError) as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
     return results
+
+
+def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None,
+                  data_dir: Path, store: Path | None, datasets: dict, splits: dict,
+                  on_note=None) -> dict:
+    cp = checkpoint.load(path)                   # verifies every chunk's checksum
+    name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
+    if dataset and cp.dataset and dataset != cp.dataset:
+        raise PipelineError(f"{path} was trained on {cp.dataset}, not {dataset}; drop "
+                            f"--dataset or pass --dataset {cp.dataset}")
+    key = (name, tuple(cp.levels) if store is None else None)
+    if key not in datasets:
+        if store is None:
+            ds, note = find_or_build_store(name, tuple(cp.levels), data_dir)
+            if note and on_note is not None:
+                on_note(note)
+        else:
+            ds = open_store(name, data_dir, store)
+        splits[key] = ds.load(split, limit)
+        datasets[key] = ds
+    ds = datasets[key]
+    if cp.dataset and cp.dataset != ds.name:
+        raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
+                            f"{ds.name}; evaluate with --dataset {cp.dataset}")
+    if tuple(cp.levels) != ds.levels:
+        lv = ",".join(map(str, cp.levels))
+        raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
+                            f"{list(ds.levels)}; drop --store (eval finds or builds the store "
+                            f"it needs), or build one with its levels (`snnpipe preprocess "
+                            f"--dataset {ds.name} --levels {lv} --output STORE`) and pass "
+                            "--store STORE")
+    if cp.cfg.receptors != splits[key].planes.shape[2]:
+        raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
+                            f"{splits[key].planes.shape[2]}-pixel images")
+    labels = splits[key].labels
+    if len(labels) and int(labels.max()) >= cp.cfg.columns:
+        raise PipelineError(f"{path} has {cp.cfg.columns} columns (classes) but {ds.path} "
+                            f"holds label {int(labels.max())}; it was not trained on this data")
+    classes = cp.attrs.get("classes")
+    if classes is not None and classes != list(range(cp.cfg.columns)):
+        raise PipelineError(f"{path} predicts the classes {classes[:10]}, not the store's "
+                            "digit labels; score it with SONNClassifier.score instead")
+    # last: the shape checks above name a mismatch more precisely
+    if cp.checksums and ds.checksums and cp.checksums != ds.checksums:
+        raise PipelineError(f"{path} was trained on a store built from other source files "
+                            f"than {ds.path} (their checksums differ, whatever its dataset "
+                            "attribute says); evaluate it on the store it was trained on")
+    net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+    res = evaluate(net, splits[key])
+    res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
+               recorded_test_accuracy=cp.metrics.get("test_accuracy"))
+    return res

@@ -33,7 +33,7 @@ def load_points(run_dir: Path) -> list[dict]:
     if (run_dir / "results.jsonl").exists():
         files = [run_dir / "results.jsonl"]
     if files:
-        return [json.loads(ln) for ln in files[-1].read_text().splitlines() if ln.strip()]
+        return runs.read_jsonl(files[-1])      # a torn last line (a killed append) is dropped
     rows = runs.read_metrics(run_dir)
     if not rows:
         raise PipelineError(f"{run_dir} has no metrics yet (no metrics.jsonl or results/)")
@@ -195,7 +195,9 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
     return paths
 
 
-def plot_comparison(runs_by_label: dict[str, Path], path: Path) -> Path:
+def plot_comparison(runs_by_label: dict[str, Path], path: Path,
+                    title: str = "Test accuracy of the runs, same MNIST, same evaluation"
+                    ) -> Path:
     """Test accuracy of several runs on the same axes, against samples seen and against
     positive learning steps (log x): e.g. D𝜋's program (faithful mode) against the exact
     rules. Only the runs' scheduled evaluation points are drawn."""
@@ -203,6 +205,10 @@ def plot_comparison(runs_by_label: dict[str, Path], path: Path) -> Path:
     lowest = DPI_TARGET
     for label, run_dir in runs_by_label.items():
         points = [p for p in load_points(run_dir) if p.get("test_accuracy") is not None]
+        if not points:
+            raise PipelineError(f"{run_dir} ({label}) has no test accuracy to compare (a run "
+                                "selected on --validation is scored on test once, by "
+                                "`snnpipe eval`); leave it out of --against")
         scheduled = [p for p in points if p.get("mid_batch", True)] if any(
             p.get("mid_batch") for p in points) else points
         acc = [100 * p["test_accuracy"] for p in scheduled]
@@ -223,7 +229,7 @@ def plot_comparison(runs_by_label: dict[str, Path], path: Path) -> Path:
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].set_ylim(max(0, lowest - 2), 100)
     axes[0].legend(loc="lower right")
-    fig.suptitle("Dπ's program (faithful mode) and the exact rules, same MNIST, same evaluation")
+    fig.suptitle(title)
     return _save(fig, Path(path))
 
 

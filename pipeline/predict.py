@@ -51,6 +51,15 @@ def load_gray(path: Path) -> np.ndarray:
                                     f"{MAX_PIXELS // 1_000_000} megapixels); shrink it first")
             if w == 0 or h == 0:
                 raise PipelineError(f"{path}: image is empty (0 pixels)")
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                # transparent pixels are background: put the image on the colour that
+                # contrasts with its ink (its most opaque pixels), not on black
+                rgba = img.convert("RGBA")
+                alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
+                gray = np.asarray(rgba.convert("L"), dtype=np.float64)
+                ink = float(np.median(gray[alpha > 0.5])) if (alpha > 0.5).any() else 0.0
+                paper = 255.0 if ink < 128 else 0.0
+                return np.rint(gray * alpha + paper * (1 - alpha)).astype(np.uint8)
             return np.asarray(img.convert("L"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         raise PipelineError(f"{path}: not a readable image ({type(exc).__name__}); use PNG, "
@@ -64,10 +73,11 @@ def prepare(gray: np.ndarray, mode: str = "auto", frame: int = FRAME, box_side: 
     a = gray.astype(np.float64)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     background = float(np.median(border))
+    if mode == "never" and a.shape != (frame, frame):
+        raise PipelineError(f"--prepare never reads the image as it is, but it is "
+                            f"{a.shape[1]} x {a.shape[0]} pixels, not {frame} x {frame}; "
+                            "use --prepare auto or always")
     if mode == "never" or (mode == "auto" and a.shape == (frame, frame) and background < 128):
-        if a.shape != (frame, frame):
-            raise PipelineError(f"the image is {a.shape[0]} x {a.shape[1]}, the network reads "
-                                f"{frame} x {frame}; drop --prepare never")
         return gray.astype(np.uint8)
     if background >= 128:                       # dark ink on a light background
         a, background = 255.0 - a, 255.0 - background

@@ -23,6 +23,7 @@ from engine import Config, ConfigError
 from engine.encoding import planes_from_pixels
 from stores import dataset as dataset_store
 from stores.atomic import atomic_directory, recover
+from stores.errors import StoreError
 from stores.locks import exclusive
 
 from .errors import PipelineError
@@ -42,6 +43,34 @@ def default_store(data_dir: Path, dataset: str) -> Path:
     return Path(data_dir) / f"{dataset}.zarr"
 
 
+def check_scheduler_address(address: str) -> str:
+    """`tcp://host:port` (or `host:port`, `tls://...`): refused in one line before anything
+    starts, instead of a traceback from deep inside distributed."""
+    from urllib.parse import urlsplit
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname or not port:
+        raise PipelineError(f"--scheduler {address!r}: expected a scheduler address with a "
+                            "port, like tcp://127.0.0.1:8786")
+    return text if "://" in text else f"tcp://{text}"
+
+
+def connect(address: str, timeout: str = "10s"):
+    """A dask.distributed Client of the scheduler at `address`, or one line naming it."""
+    from distributed import Client
+    address = check_scheduler_address(address)
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise PipelineError(f"cannot reach the dask scheduler at {address} "
+                            f"({type(exc).__name__}); start it (`dask scheduler`) or fix "
+                            "--scheduler") from None
+
+
 def levels_store(data_dir: Path, dataset: str, levels: Sequence[int]) -> Path:
     """Where a store with these levels lives: DATA_DIR/<dataset>.zarr for the default levels,
     DATA_DIR/<dataset>-levels-224-192-....zarr for any others (as sweeps name them)."""
@@ -57,7 +86,7 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
     if address or workers:
         from distributed import Client, LocalCluster
         if address:
-            with Client(address, timeout="10s") as client:
+            with connect(address) as client:
                 yield f"dask.distributed cluster at {address}"
                 client.close()
         else:
@@ -109,6 +138,7 @@ class PreprocessResult:
     seconds: float
     scheduler: str
     sizes: dict[str, int]
+    rebuilt_because: str = ""      # why an existing store with the same inputs was rebuilt
 
 
 def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
@@ -119,6 +149,8 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
     """Fetch (if needed) and write the store; a no-op when an identical one exists. The
     output is locked while it is built; a replace a kill interrupted is finished first."""
     levels = validate_levels(levels)
+    if scheduler_address:
+        check_scheduler_address(scheduler_address)
     if workers is not None and workers < 1:
         raise PipelineError(f"--workers {workers}: must be >= 1")
     out = Path(output) if output is not None else default_store(data_dir, dataset)
@@ -134,10 +166,17 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
                        workers, fail_after_write) -> PreprocessResult:
     raw = raw_source(dataset, data_dir, source)
     existing = dataset_store.read_attrs(out)
+    because = ""
     if (existing and not force and existing.get("dataset") == dataset
             and tuple(existing.get("levels", ())) == levels
             and existing.get("checksums") == raw.checksums):
-        return PreprocessResult(out, True, raw.source, 0.0, "", {})
+        try:      # up to date only if every chunk is there and matches its checksum
+            if dataset_store.verify(out, existing, fix="rebuilding it"):
+                return PreprocessResult(out, True, raw.source, 0.0, "", {})
+            because = (f"{out} has no checksums (written by an older snnpipe); rebuilding it "
+                       "with them")
+        except StoreError as exc:
+            because = str(exc)
     if out.exists() and existing is None and not force:
         raise PipelineError(f"{out} exists but is not a complete snnpipe store; "
                             "pass --force to replace it")
@@ -161,4 +200,4 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
             "created": datetime.now(UTC).isoformat(timespec="seconds"), "data": raw.info,
         })
     return PreprocessResult(out, False, raw.source, time.perf_counter() - start, sched,
-                            {k: len(v[1]) for k, v in splits.items()})
+                            {k: len(v[1]) for k, v in splits.items()}, because)

@@ -16,6 +16,28 @@ if not out.is_terminal:
     out = Console(highlight=False, soft_wrap=True, width=140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+MAX_MESSAGE = 600      # a refused 1,000,000-element list is not echoed back whole
+
+
+def one_line(text: str) -> str:
+    """A message as one line of bounded length (the end, which holds the fix, is kept)."""
+    text = " ".join(str(text).split())
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE // 2]} … ({len(text) - MAX_MESSAGE} characters left out) " \
+               f"… {text[-MAX_MESSAGE // 2:]}"
+    return text
+
+
+def print_error(text: str) -> None:
+    """`error: MESSAGE` on stderr, the message literal (no rich markup: `[config]` stays)."""
+    from rich.text import Text
+    err.print(Text("error:", style="red") + Text(" " + one_line(text)), soft_wrap=True)
+
+
+def print_warning(text: str) -> None:
+    from rich.text import Text
+    err.print(Text("warning:", style="yellow") + Text(" " + one_line(text)), soft_wrap=True)
+
 
 class RichReporter:
     """Progress bar per epoch and one table row per epoch."""
@@ -76,7 +98,7 @@ class RichReporter:
                                                                  strict=True)))
 
     def message(self, text: str) -> None:
-        err.print(f"[yellow]warning:[/yellow] {text}", soft_wrap=True)
+        print_warning(text)
 
 
 class SweepProgress:

@@ -11,16 +11,26 @@ the time budget, the target accuracy, or `max_samples`, whichever comes first.
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine import Config
 from engine.trainer import Trainer
-from stores import atomic, runs
+from stores import atomic, faults, runs
 from stores import checkpoint as ckpt
+from stores.errors import StoreError
 
-from .data import adapt_config, check_levels, find_or_build_store, open_store, store_info
+from .data import (
+    adapt_config,
+    check_levels,
+    check_network_fits,
+    find_or_build_store,
+    open_store,
+    store_info,
+)
 from .errors import PipelineError
 from .evaluate import evaluate
 from .tracking import WandbTracker
@@ -33,9 +43,9 @@ RESULTS = "results.jsonl"
 @dataclass
 class ReproduceOptions:
     config: Config = field(default_factory=Config)
-    hours: float = 2.0
-    target: float = 98.65
-    max_samples: int | None = None
+    hours: float | None = None          # this sitting's budget; None: 2 (resume: the run's)
+    target: float | None = None         # None: 98.65 (resume: the run's own)
+    max_samples: int | None = None      # None: no limit (resume: the run's own)
     eval_every_samples: int | None = 250_000
     eval_every_positive: int | None = None
     checkpoint_every_samples: int = 2_000_000
@@ -57,6 +67,20 @@ class ReproduceResult:
     points: list[dict]
     best: dict | None
     stopped_by: str
+    changed: bool = True      # False: a resumed run that had nothing left to do
+
+
+def _already_done(opts: ReproduceOptions, points: list[dict], seen: int) -> str:
+    """Why a resumed run has nothing left to do ("" if it has): checked before anything
+    is trained or written, so the message is true and the folder unchanged."""
+    if opts.max_samples and seen >= opts.max_samples:
+        return (f"the run has already seen {seen:,} samples, at least --max-samples "
+                f"{opts.max_samples:,}; nothing trained (pass a larger --max-samples)")
+    reached = [p for p in points if 100 * p["test_accuracy"] >= opts.target]
+    if reached:
+        return (f"target {opts.target} % was already reached at {reached[0]['samples_seen']:,} "
+                "samples; nothing trained (pass a higher --target)")
+    return ""
 
 
 @dataclass
@@ -70,8 +94,17 @@ class Progress:
     eval_seconds: float = 0.0
 
 
+DEFAULT_HOURS, DEFAULT_TARGET = 2.0, 98.65
+
+
 def _check(opts: ReproduceOptions) -> None:
-    if not opts.eval_every_samples and not opts.eval_every_positive:
+    """Refuse nonsense before anything is written (NaN would not even be valid JSON)."""
+    if opts.hours is not None and not (math.isfinite(opts.hours) and opts.hours > 0):
+        raise PipelineError(f"--hours {opts.hours}: must be a number of hours > 0")
+    if opts.target is not None and not (math.isfinite(opts.target) and opts.target >= 0):
+        raise PipelineError(f"--target {opts.target}: must be an accuracy in % >= 0 (0: stop "
+                            "at the first evaluation; above 100: never stop on accuracy)")
+    if opts.resume is None and not opts.eval_every_samples and not opts.eval_every_positive:
         raise PipelineError("give --eval-every-samples N or --eval-every-positive K (>= 1)")
     for name in ("eval_every_samples", "eval_every_positive", "max_samples"):
         value = getattr(opts, name)
@@ -93,27 +126,55 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
         info = json.loads(info_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise PipelineError(f"{info_path} is corrupt; start a new run") from None
-    if not isinstance(info, dict) or info.get("kind") != "reproduce":
-        raise PipelineError(f"{run_dir} is a train run; continue it with snnpipe train --resume")
+    if not isinstance(info, dict) or not isinstance(info.get("options"), dict):
+        raise PipelineError(f"{info_path} is corrupt; start a new run")
+    if info.get("kind") != "reproduce":
+        raise PipelineError(f"{run_dir} is a {info.get('kind', 'train')} run; continue it "
+                            f"with `snnpipe {info.get('kind', 'train')} --resume {run_dir}`")
     last = runs.checkpoints_dir(run_dir) / "last.zarr"
     atomic.recover_folder(runs.checkpoints_dir(run_dir))   # finish an interrupted replace
     if not last.exists():
         raise PipelineError(f"{run_dir} has no checkpoints/last.zarr to resume from")
-    cp = ckpt.load(last)
+    try:
+        cp = ckpt.load(last)
+        progress = Progress(**cp.metrics["reproduce"])
+    except StoreError as exc:
+        raise PipelineError(f"{str(exc).split('; use another')[0]}; a reproduce run resumes "
+                            f"only from last.zarr, so start a new run (its best.zarr still "
+                            f"evaluates: snnpipe eval {run_dir}/checkpoints/best.zarr)") from None
+    except (KeyError, TypeError):
+        raise PipelineError(f"{last} holds no reproduce progress (it was written by another "
+                            "command); start a new run") from None
     saved = info["options"]
+    for name in ("target", "max_samples", "hours"):
+        value = saved.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value)):
+            raise PipelineError(f"{info_path}: option {name} is {value!r}; the file is "
+                                "corrupt, start a new run")
+    overrides = {name: getattr(opts, name) for name in ("target", "max_samples")
+                 if getattr(opts, name) is not None and getattr(opts, name) != saved.get(name)}
     opts = ReproduceOptions(
-        config=cp.cfg, hours=opts.hours, target=opts.target, max_samples=opts.max_samples,
+        config=cp.cfg, hours=opts.hours if opts.hours is not None else saved.get(
+            "hours", DEFAULT_HOURS),
+        target=opts.target if opts.target is not None else saved.get("target", DEFAULT_TARGET),
+        max_samples=opts.max_samples if opts.max_samples is not None else saved.get(
+            "max_samples"),
         eval_every_samples=saved["eval_every_samples"],
         eval_every_positive=saved.get("eval_every_positive"),
         checkpoint_every_samples=saved.get("checkpoint_every_samples", 2_000_000),
         seed=saved["seed"], dataset=saved["dataset"], data_dir=opts.data_dir, store=opts.store,
         run_dir=run_dir, wandb_mode=opts.wandb_mode, resume=run_dir,
         validation=saved.get("validation", 0))
-    trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
-    progress = Progress(**cp.metrics["reproduce"])
+    try:
+        trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PipelineError(f"{last}: trainer state is invalid ({exc}); start a new run") \
+            from None
     seen = trainer.state.samples_seen
-    points = [p for p in _read_points(run_dir / RESULTS) if p["samples_seen"] <= seen]
-    return opts, trainer, progress, points
+    points = [p for p in _read_points(run_dir / RESULTS)
+              if isinstance(p, dict) and p.get("samples_seen", seen + 1) <= seen]
+    return opts, trainer, progress, points, overrides
 
 
 def _read_points(path: Path) -> list[dict]:
@@ -124,19 +185,37 @@ def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceR
     """Train until the target, the sample budget or the time budget; the run folder is
     locked while this process writes it."""
     _check(opts)
+    if opts.resume is not None and opts.run_dir is not None:
+        raise PipelineError("--resume continues the run in its own folder; drop --run-dir")
     folder = opts.resume or opts.run_dir
     if folder is None:
         return _reproduce_locked(opts, on_point, on_note)
     if Path(folder).exists() and not Path(folder).is_dir():
         raise PipelineError(f"{folder} is a file; pass a folder")
-    with runs.run_lock(Path(folder)):
-        return _reproduce_locked(opts, on_point, on_note)
+    if opts.resume is not None and not Path(folder).is_dir():
+        raise PipelineError(f"{folder}: no such run folder")
+    created = not Path(folder).exists()
+    try:
+        with runs.run_lock(Path(folder)):
+            return _reproduce_locked(opts, on_point, on_note)
+    except BaseException:
+        if created and not (Path(folder) / "run.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)      # refused before it began
+        raise
 
 
 def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
+    overrides: dict = {}
     if opts.resume is not None:
-        opts, trainer, progress, points = _resume(opts)
+        opts, trainer, progress, points, overrides = _resume(opts)
         run_dir = Path(opts.resume)
+        seen = trainer.state.samples_seen
+        done = _already_done(opts, points, seen)
+        if done:                     # nothing to do: stop at once, change nothing
+            best_ = max(points, key=lambda p: p.get("validation_accuracy",
+                                                    p["test_accuracy"]), default=None)
+            return ReproduceResult(run_dir, run_dir / RESULTS, points, best_, done,
+                                   changed=False)
         ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir,
                                        opts.store)
         if note and on_note is not None:
@@ -152,9 +231,12 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
         if run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
             raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
                                 "to continue it, or another --run-dir")
+    opts = replace(opts, hours=DEFAULT_HOURS if opts.hours is None else opts.hours,
+                   target=DEFAULT_TARGET if opts.target is None else opts.target)
     cfg = trainer.cfg
-    check_levels(cfg, ds)
+    check_levels(cfg, ds, store_option=False)
     train, test = ds.load("train"), ds.load("test")
+    check_network_fits(cfg, ds, train)
     validation = None
     if opts.validation:
         train, validation = train.split_off(opts.validation)
@@ -174,14 +256,19 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
     if opts.resume is None:
         runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
         runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+    elif overrides:          # --target / --max-samples given on resume: the run's new settings
+        saved = json.loads((run_dir / "run.json").read_text())
+        saved["options"].update(overrides)
+        runs.write_text_atomic(run_dir / "run.json", json.dumps(saved, indent=2) + "\n")
     # the points after last.zarr will be recomputed, identically
     runs.write_text_atomic(results, "".join(json.dumps(p, sort_keys=True) + "\n"
                                             for p in points))
     tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
                            name=run_dir.name)
 
-    budget = opts.hours * 3600.0
-    start = time.perf_counter() - progress.wall_seconds
+    budget = opts.hours * 3600.0                   # this sitting's
+    sitting = time.perf_counter()
+    start = sitting - progress.wall_seconds         # wall time over all sittings
     best = max(points, key=lambda p: p[select_on], default=None)
     state = {"done": False, "stopped_by": "time budget"}
 
@@ -239,12 +326,13 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
         while not state["done"]:
             def on_batch(n: int) -> bool:
                 seen = trainer.state.samples_seen
+                faults.hit("batch", trainer.state.batches_seen)
                 if opts.eval_every_samples and seen >= progress.next_eval:
                     progress.next_eval += opts.eval_every_samples
                     record(mid_batch=False)
                 if opts.max_samples and seen >= opts.max_samples:
                     state["done"], state["stopped_by"] = True, f"{opts.max_samples:,} samples seen"
-                if time.perf_counter() - start >= budget:
+                if time.perf_counter() - sitting >= budget:
                     state["done"], state["stopped_by"] = True, "time budget"
                 if stop.requested:
                     state["done"], state["stopped_by"] = True, "interrupted"

@@ -61,7 +61,11 @@ def ensure_digits(data_dir: Path) -> tuple[Path, dict, str]:
     raw = to_raw(read_digits(), "gray", BUILTIN_INFO["digits"]["prepare"])
     existing = rawstore.read_attrs(path)
     if existing and existing.get("digest") == rawstore.digest(raw):
-        return path, existing, f"cache {path}"
+        try:
+            if rawstore.verify(path, existing, "rewriting it"):
+                return path, existing, f"cache {path}"
+        except StoreError:
+            pass                               # damaged on disk: written again below
     attrs = rawstore.write(path, "digits", raw, replace=True)
     return path, attrs, "scikit-learn's bundled digits (no download)"
 
@@ -78,6 +82,15 @@ class RawSource:
 
 
 def _from_raw_store(name: str, path: Path, attrs: dict, origin: str) -> RawSource:
+    source = attrs.get("source_path", "PATH")
+    fix = ("write it again with `snnpipe fetch --dataset digits`" if name == "digits" else
+           f"import it again with `snnpipe import {name} {source} --force"
+           + ("" if path.parent.parent == Path("data") else f" --data-dir {path.parent.parent}")
+           + "`")
+    try:
+        rawstore.verify(path, attrs, fix)
+    except StoreError as exc:
+        raise PipelineError(str(exc)) from None
     splits = {}
     for split in rawstore.SPLITS:
         x = da.from_zarr(str(path), component=f"{split}/pixels")

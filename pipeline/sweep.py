@@ -30,6 +30,7 @@ import itertools
 import json
 import math
 import os
+import re
 import signal
 import socket
 import threading
@@ -95,12 +96,17 @@ def read_spec(path: Path) -> SweepSpec:
         raise _fail(path, f"unknown key(s) {', '.join(unknown)}; valid keys: "
                     + ", ".join(sorted(SPEC_KEYS)))
     spec = SweepSpec(name=str(data.get("name", path.stem)))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", spec.name) or ".." in spec.name:
+        raise _fail(path, f"name {spec.name[:60]!r}: a plain name (letters, digits, . _ -; no "
+                    "/ or ..), since it names the folder runs/sweep-NAME")
     spec.dataset = str(data.get("dataset", "mnist"))
     spec.preset = str(data.get("preset", "default"))
     if spec.preset not in PRESETS:
         raise _fail(path, f"preset {spec.preset!r}: choose one of {', '.join(PRESETS)}")
     seeds = data.get("seeds", [0])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds > MAX_TRIALS:
+            raise _fail(path, f"seeds = {seeds}: at most {MAX_TRIALS:,} trials in a sweep")
         seeds = list(range(_positive_int(path, "seeds", seeds)))
     if not isinstance(seeds, list) or not seeds or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
@@ -140,12 +146,26 @@ def read_spec(path: Path) -> SweepSpec:
                     "each other)")
     if not spec.random and spec.trials != 1:
         raise _fail(path, "trials counts random draws; give a [random] table or drop trials")
+    size = spec_size(spec)
+    if size > MAX_TRIALS:
+        raise _fail(path, f"expands to {size:,} trials (grid x trials x seeds); at most "
+                    f"{MAX_TRIALS:,}: narrow the grid, or draw a [random] sample of it with "
+                    "trials = N")
     for trial in expand(spec):                      # every configuration must be valid
         try:
             Config.from_dict(trial["config"])
         except (ConfigError, TypeError) as exc:
             raise _fail(path, f"trial {trial['params']}: {exc}") from None
     return spec
+
+
+MAX_TRIALS = 10_000      # a sweep beyond this is a typo, not a plan (checked before expanding)
+
+
+def spec_size(spec: SweepSpec) -> int:
+    """How many trials the spec expands to, counted without expanding it."""
+    return (math.prod(len(v) for v in spec.grid.values()) * (spec.trials if spec.random else 1)
+            * len(spec.seeds))
 
 
 def _check_range(path: Path, key: str, rng) -> None:
@@ -280,9 +300,16 @@ def sweep(spec: SweepSpec, folder: Path, data_dir: Path = Path("data"),
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PipelineError(f"{folder} is a file; pass a folder for the sweep")
-    with runs.run_lock(folder):
-        return _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode,
-                             on_progress)
+    created = not folder.exists()
+    try:
+        with runs.run_lock(folder):
+            return _sweep_locked(spec, folder, data_dir, scheduler_address, workers,
+                                 wandb_mode, on_progress)
+    except BaseException:
+        if created and not (folder / "spec.json").exists():
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)     # refused before it began
+        raise
 
 
 def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode,
@@ -300,13 +327,13 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         raise PipelineError(f"validation = {spec.validation} leaves no training images "
                             f"(the split has {n_train})")
     epochs = max(1, math.ceil(spec.budget_samples / (n_train - spec.validation)))
-    runs.write_text_atomic(folder / "spec.json", json.dumps(vars(spec), indent=2) + "\n")
     done = latest_rows(folder)
     todo = [t for t in trials if done.get(t["id"], {}).get("status") != "ok"]
     skipped = len(trials) - len(todo)
     cores = os.cpu_count() or 1
     if scheduler_address:
-        cluster, client = None, Client(scheduler_address, timeout="20s")
+        from .preprocess import connect
+        cluster, client = None, connect(scheduler_address, "20s")
         n_workers = max(1, len(client.scheduler_info()["workers"]))
     else:
         n_workers = workers or cores
@@ -316,6 +343,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
                                dashboard_address=":0")
         client = Client(cluster)
     threads = max(1, cores // n_workers)          # workers x threads <= cores
+    runs.write_text_atomic(folder / "spec.json", json.dumps(vars(spec), indent=2) + "\n")
     tasks = [{**t, "run_dir": str((folder / "trials" / t["id"]).resolve()),
               "store": str(stores[tuple(Config.from_dict(t["config"]).levels)]),
               "dataset": spec.dataset, "epochs": epochs, "validation": spec.validation,

@@ -23,7 +23,14 @@ from stores import checkpoint as ckpt
 from stores.dataset import Dataset
 from stores.errors import StoreError
 
-from .data import adapt_config, check_levels, find_or_build_store, open_store, store_info
+from .data import (
+    adapt_config,
+    check_levels,
+    check_network_fits,
+    find_or_build_store,
+    open_store,
+    store_info,
+)
 from .errors import PipelineError
 from .evaluate import evaluate
 from .resources import check_memory
@@ -107,7 +114,18 @@ class StopFlag:
 
 
 # --------------------------------------------------------------------------- setup
-def _run_json(run_dir: Path) -> dict:
+def run_kind(info: dict) -> str:
+    """"train" or "reproduce": run.json says so (train runs from before kinds: none)."""
+    return info.get("kind", "train") if isinstance(info, dict) else "train"
+
+
+# run.json options a train run cannot go on without, and the types they must have
+_OPTION_TYPES = {"dataset": (str,), "seed": (int,), "sampling": (str,),
+                 "limit_train": (int, type(None)), "limit_test": (int, type(None)),
+                 "eval_every": (int,), "checkpoint_every": (int,)}
+
+
+def _run_json(run_dir: Path, kind: str = "train") -> dict:
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
@@ -117,6 +135,17 @@ def _run_json(run_dir: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise PipelineError(f"{path} is corrupt; start a new run with another --run-dir") \
             from None
+    if run_kind(info) != kind:
+        raise PipelineError(f"{run_dir} is a {run_kind(info)} run; continue it with "
+                            f"`snnpipe {run_kind(info)} --resume {run_dir}`")
+    if kind == "train":
+        for name, types in _OPTION_TYPES.items():
+            value = info["options"].get(name)
+            if name in info["options"] and (isinstance(value, bool)
+                                            or not isinstance(value, types)):
+                raise PipelineError(f"{path}: option {name} is {value!r}, of the wrong type; "
+                                    "the file is corrupt, start a new run with another "
+                                    "--run-dir")
     return info
 
 
@@ -133,7 +162,8 @@ def _resume_point(run_dir: Path, reporter: Reporter) -> ckpt.Checkpoint | None:
         try:
             cp = ckpt.load(path)
         except StoreError as exc:
-            reporter.message(f"{exc}; trying an older checkpoint")
+            reporter.message(f"{str(exc).split('; use another')[0]}; trying an older "
+                             "checkpoint")
             continue
         if path.name != "last.zarr":
             reporter.message(f"resuming from {path} (no usable last.zarr); last.zarr "
@@ -261,10 +291,13 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         raise PipelineError(f"{ds.path} was built from other source files than the run; "
                             "resume against the store it was trained on")
     train_split = ds.load("train", opts.limit_train)
+    check_network_fits(cfg, ds, train_split)
     if opts.validation:
-        if not 0 < opts.validation < len(train_split):
-            raise PipelineError(f"--validation {opts.validation}: must be between 1 and "
-                                f"{len(train_split) - 1} (the training images)")
+        if not 0 < opts.validation < len(train_split) - cfg.batch_size + 1:
+            raise PipelineError(
+                f"--validation {opts.validation}: must be between 1 and "
+                f"{len(train_split) - cfg.batch_size} (the {len(train_split)} training "
+                f"images less one batch of {cfg.batch_size}, which training needs)")
         train_split, eval_split = train_split.split_off(opts.validation)
     else:                                   # no held-out data: evaluate on test, as D𝜋 did
         eval_split = ds.load("test", opts.limit_test)
@@ -292,7 +325,7 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
                    if k not in ("config", "resume", "run_dir", "runs_root", "data_dir",
                                 "store", "wandb_mode")}
-        info = {"options": options, "wandb_id": None}
+        info = {"options": options, "wandb_id": None, "kind": "train"}
         runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
         runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
 

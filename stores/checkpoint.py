@@ -3,7 +3,11 @@
 Arrays: `receptors`, `weights` (columns, neurons, slots) in the smallest sufficient integer
 types, `epoch_order` (the current epoch's permutation, for mid-epoch resume). Attributes:
 format, config, trainer state (counters, quantilizers, RNG state), epoch, metrics, dataset,
-levels, checksums, snnpipe version. Written to a temporary path, then renamed.
+levels, checksums (of the data set's source files), snnpipe version, and `integrity`: the
+CRC-32 of every stored chunk of every array (format version 2), verified on load so a
+missing or damaged chunk is refused instead of reading as zeros. Version 1 checkpoints (no
+`integrity`) still load, checked for completeness only. Written to a temporary path, then
+renamed.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import zarr
 
 from engine import Config, ConfigError
 
+from . import integrity
 from .atomic import atomic_directory
 from .errors import StoreError
 
 FORMAT = "snnpipe-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS = (1, 2)          # 1: before per-chunk checksums (loaded, checked for completeness)
+ARRAYS = ("receptors", "weights", "epoch_order")
 
 
 def smallest_int_dtype(lo: int, hi: int) -> np.dtype:
@@ -45,6 +52,7 @@ class Checkpoint:
     levels: tuple[int, ...]
     checksums: dict
     attrs: dict
+    verified: bool = True     # False: a version-1 checkpoint (no checksums; complete)
 
 
 def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, epoch: int,
@@ -67,6 +75,7 @@ def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, ep
             if arr.size:
                 a[...] = arr.astype(dt)
         root.attrs.update({
+            integrity.ATTR: integrity.digest_arrays(tmp, ARRAYS),
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "config": cfg.to_dict(), "state": state, "epoch": int(epoch),
             "metrics": metrics, "dataset": dataset, "levels": list(cfg.levels),
@@ -91,17 +100,22 @@ def load(path: Path) -> Checkpoint:
     if attrs.get("format") != FORMAT:
         raise StoreError(f"{path} is not an snnpipe checkpoint (format "
                          f"{attrs.get('format')!r}); point at a RUN_DIR/checkpoints/*.zarr")
-    if attrs.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"{path} has checkpoint format version {attrs.get('format_version')}; "
-                         f"this snnpipe reads version {FORMAT_VERSION}")
+    version_ = attrs.get("format_version")
+    if version_ not in READS or isinstance(version_, bool):
+        raise StoreError(f"{path} has checkpoint format version {version_!r}; "
+                         f"this snnpipe reads versions {', '.join(map(str, READS))}")
+    _check_attribute_types(path, attrs)
     try:
         cfg = Config.from_dict(attrs["config"])
     except (ConfigError, KeyError, TypeError) as exc:
         raise StoreError(f"{path}: invalid config in checkpoint ({exc})") from None
+    fix = "use another checkpoint (e.g. an epoch-NNNN.zarr of its run)"
+    verified = integrity.verify_arrays(
+        path, attrs.get(integrity.ATTR) if version_ >= 2 else None, ARRAYS, str(path), fix)
     shape = (cfg.columns, cfg.neurons, cfg.slots)
     arrays = {}
     try:
-        for name in ("receptors", "weights", "epoch_order"):
+        for name in ARRAYS:
             a = root[name]
             arrays[name] = a[...] if a.size else np.zeros(a.shape, a.dtype)
     except Exception as exc:
@@ -113,10 +127,11 @@ def load(path: Path) -> Checkpoint:
             raise StoreError(f"{path}: {name} has shape {a.shape} / dtype {a.dtype}, "
                              f"expected integer {shape} for its config")
     live = arrays["weights"] != 0
-    if live.any() and (arrays["receptors"][live].max() >= cfg.receptors
-                       or arrays["receptors"][live].min() < 0
-                       or np.abs(arrays["weights"].astype(np.int64)).max()
-                       >= cfg.spike_threshold):
+    w = arrays["weights"]
+    if live.any() and (int(arrays["receptors"][live].max()) >= cfg.receptors
+                       or int(arrays["receptors"][live].min()) < 0
+                       or int(w.max()) >= cfg.spike_threshold       # Python ints: no
+                       or -int(w.min()) >= cfg.spike_threshold):    # abs(int64 min) wrap
         raise StoreError(f"{path}: receptor or weight values out of range for its config")
     order = arrays["epoch_order"]
     if order.ndim != 1 or (order.size and not np.array_equal(np.sort(order),
@@ -125,18 +140,50 @@ def load(path: Path) -> Checkpoint:
                          "is corrupt (resume from another one, e.g. an epoch-NNNN.zarr)")
     if tuple(attrs.get("levels", ())) != cfg.levels:
         raise StoreError(f"{path}: levels attribute disagrees with its config")
+    classes = attrs.get("classes")
+    if classes is not None and len(classes) != cfg.columns:
+        raise StoreError(f"{path}: {len(classes)} class labels for {cfg.columns} columns; "
+                         "the checkpoint is corrupt (save the estimator again)")
     arrays["receptors"] = arrays["receptors"].astype(np.int32)
     arrays["weights"] = arrays["weights"].astype(cfg.weight_dtype)
     arrays["epoch_order"] = arrays["epoch_order"].astype(np.int64)
-    return Checkpoint(path, cfg, arrays, attrs.get("state", {}), int(attrs.get("epoch", 0)),
+    return Checkpoint(path, cfg, arrays, attrs.get("state", {}), attrs.get("epoch", 0),
                       attrs.get("metrics", {}), attrs.get("dataset", ""), cfg.levels,
-                      attrs.get("checksums", {}), attrs)
+                      attrs.get("checksums", {}), attrs, verified)
+
+
+_ATTR_TYPES: dict[str, tuple[type, str]] = {
+    "config": (dict, "a table"), "state": (dict, "a table"), "metrics": (dict, "a table"),
+    "dataset": (str, "a string"), "levels": (list, "a list"), "checksums": (dict, "a table"),
+    "run": (dict, "a table"), "classes": (list, "a list"),
+}
+
+
+def _check_attribute_types(path: Path, attrs: dict) -> None:
+    """Edited or damaged attributes are one StoreError line, never a traceback later."""
+    epoch = attrs.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise StoreError(f"{path}: attribute epoch is {epoch!r}, not a count of epochs; the "
+                         "checkpoint is corrupt (use another one)")
+    for name, (kind, what) in _ATTR_TYPES.items():
+        if name in attrs and not isinstance(attrs[name], kind):
+            raise StoreError(f"{path}: attribute {name} is {type(attrs[name]).__name__}, not "
+                             f"{what}; the checkpoint is corrupt (use another one)")
+    classes = attrs.get("classes")
+    if classes is not None and not all(isinstance(c, int | str) and not isinstance(c, bool)
+                                       for c in classes):
+        raise StoreError(f"{path}: attribute classes holds values that are not integers or "
+                         "strings; the checkpoint is corrupt (save the estimator again)")
 
 
 def save_estimator(path: Path, estimator, dataset: str = "",
                    checksums: dict | None = None) -> Path:
     """A fitted `engine.estimator.SONNClassifier` as a checkpoint (`snnpipe eval` and
     `snnpipe predict` read it; `dataset` names the store it belongs to, if any)."""
+    if not hasattr(estimator, "trainer_"):
+        from sklearn.exceptions import NotFittedError
+        raise NotFittedError("this SONNClassifier is not fitted yet; call fit before "
+                             "save_estimator")
     trainer = estimator.trainer_
     classes = estimator.classes_.tolist()
     if not all(isinstance(c, int | str) and not isinstance(c, bool) for c in classes):

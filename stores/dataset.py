@@ -2,7 +2,9 @@
 
 Layout (per split): `planes` (samples, levels, 784) bool, `labels` (samples,) uint8,
 `pixels` (samples, 784) uint8. Group attributes: format, levels, dataset, source checksums,
-snnpipe version, creation time, and `complete: true`, written last.
+snnpipe version, creation time, `integrity` (the CRC-32 of every stored chunk, verified
+before a split is read, so a missing or damaged chunk is refused instead of reading as
+zeros), and `complete: true`, written last.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, BloscShuffle
 
+from . import integrity
 from .errors import StoreError
 
 FORMAT = "snnpipe-dataset/1"
 SPLITS = ("train", "test")
+ARRAYS = ("planes", "pixels", "labels")
 CHUNK_SAMPLES = 10_000
 
 
@@ -50,9 +54,13 @@ def create_layout(path: Path, sizes: dict[str, int], n_levels: int, receptors: i
 
 
 def finalize(path: Path, attrs: dict) -> None:
-    """Write the attributes, `complete` last: a store without it is never trusted."""
+    """Write the attributes (checksums of every array's chunks included), `complete` last:
+    a store without it is never trusted."""
     root = zarr.open_group(str(path), mode="r+")
-    root.attrs.update({**attrs, "format": FORMAT})
+    names = [f"{split}/{a}" for split in SPLITS if (Path(path) / split).is_dir()
+             for a in ARRAYS]
+    root.attrs.update({**attrs, "format": FORMAT,
+                       integrity.ATTR: integrity.digest_arrays(path, names)})
     root.attrs["complete"] = True
 
 
@@ -65,6 +73,15 @@ def read_attrs(path: Path) -> dict | None:
     except Exception:
         return None
     return attrs if attrs.get("complete") and attrs.get("format") == FORMAT else None
+
+
+def verify(path: Path, attrs: dict, splits: tuple[str, ...] = SPLITS,
+           fix: str = "rebuild it with `snnpipe preprocess --force`") -> bool:
+    """Check the store's arrays against its checksums (a store without them, from an older
+    snnpipe, only for completeness: returns False). One StoreError naming what is wrong."""
+    names = [f"{split}/{a}" for split in splits for a in ARRAYS]
+    return integrity.verify_arrays(path, attrs.get(integrity.ATTR), names,
+                                   f"data set store {path}", fix)
 
 
 @dataclass
@@ -92,6 +109,7 @@ class Split:
 class Dataset:
     path: Path
     attrs: dict
+    hint: str = "snnpipe preprocess --force"
 
     @property
     def name(self) -> str:
@@ -111,9 +129,19 @@ class Dataset:
             raise StoreError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if limit is not None and limit < 1:
             raise StoreError(f"a limit of {limit} images: must be >= 1 (or none for all)")
-        g = zarr.open_group(str(self.path), mode="r")[split]
-        n = g["labels"].shape[0] if limit is None else min(limit, g["labels"].shape[0])
-        out = Split(g["planes"][:n], g["pixels"][:n], g["labels"][:n])
+        fix = f"rebuild it with `{self.hint}`"
+        verify(self.path, self.attrs, (split,), fix)
+        try:
+            g = zarr.open_group(str(self.path), mode="r")[split]
+            n = g["labels"].shape[0] if limit is None else min(limit, g["labels"].shape[0])
+            out = Split(g["planes"][:n], g["pixels"][:n], g["labels"][:n])
+        except Exception as exc:         # a legacy store's garbage chunk, a wrong codec
+            raise StoreError(f"data set store {self.path}: {split} is unreadable "
+                             f"({type(exc).__name__}); {fix}") from None
+        if not (out.planes.ndim == 3 and out.pixels.ndim == 2 and out.labels.ndim == 1
+                and len(out.planes) == len(out.pixels) == len(out.labels)):
+            raise StoreError(f"data set store {self.path}: the {split} arrays disagree in "
+                             f"shape; {fix}")
         if out.planes.shape[1] != len(self.levels):
             raise StoreError(f"{self.path}: planes do not match the store's levels; "
                              "rebuild it with `snnpipe preprocess --force`")
@@ -129,4 +157,4 @@ def open_dataset(path: Path, hint: str = "make preprocess") -> Dataset:
     if attrs is None:
         raise StoreError(f"{path} is not a complete snnpipe dataset store; "
                          f"rebuild it with `{hint}` (add --force to replace it)")
-    return Dataset(path, attrs)
+    return Dataset(path, attrs, hint)

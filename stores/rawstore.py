@@ -5,7 +5,9 @@ Attributes: format, dataset, image_shape ([h, w] or [3, h, w] channel-major, or 
 flat arrays), color, class_names, prepare (how `predict` makes an image look like the data:
 "centre" MNIST-style or "resize"), the SHA-256 of every source file, whether the files are
 the official release, a SHA-256 `digest` of the content (what the preprocessed store and
-checkpoints record as their checksum), and `complete: true`, written last. The store is
+checkpoints record as their checksum), `integrity` (the CRC-32 of every stored chunk, as
+in stores.integrity, verified before the arrays are read, so a missing or damaged chunk is
+refused instead of reading as zeros), and `complete: true`, written last. The store is
 written under its lock into a temporary folder that is renamed into place only when whole.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from . import integrity
 from .atomic import atomic_directory, recover
 from .dataset import bytes_compressor
 from .errors import StoreError
@@ -27,6 +30,7 @@ from .locks import exclusive
 FORMAT = "snnpipe-raw/1"
 SPLITS = ("train", "test")
 CHUNK_SAMPLES = 10_000
+ARRAYS = tuple(f"{split}/{a}" for split in SPLITS for a in ("pixels", "labels"))
 
 
 @dataclass
@@ -89,9 +93,10 @@ def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
                                dtype="uint8", compressors=bytes_compressor())[...] = x
                 g.create_array("labels", shape=y.shape, chunks=(max(len(y), 1),),
                                dtype="uint8", compressors=bytes_compressor())[...] = y
-            root.attrs.update({**attrs, "format": FORMAT})
+            record = integrity.digest_arrays(tmp, ARRAYS)
+            root.attrs.update({**attrs, "format": FORMAT, integrity.ATTR: record})
             root.attrs["complete"] = True
-    return attrs
+    return {**attrs, integrity.ATTR: record}
 
 
 def read_attrs(path: Path) -> dict | None:
@@ -121,3 +126,11 @@ def open_raw(path: Path, name: str) -> dict:
         raise StoreError(f"data set {name!r}: {path} {what}; create it with `{hint}`")
     return attrs
 
+
+
+def verify(path: Path, attrs: dict, fix: str) -> bool:
+    """Check the store's arrays against its checksums (one written before they existed only
+    for completeness: returns False). One StoreError naming what is wrong and `fix`."""
+    return integrity.verify_arrays(Path(path), attrs.get(integrity.ATTR), ARRAYS,
+                                   f"data set {attrs.get('dataset', Path(path).stem)!r} "
+                                   f"({path})", fix)

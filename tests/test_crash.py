@@ -197,6 +197,44 @@ def test_preprocess_sigkill_at_every_write_point(mnist_store, tmp_path):
         assert [p.name for p in tmp_path.glob(".s.zarr*") if p.name != ".s.zarr.lock"] == []
 
 
+def test_sigkill_while_a_resume_rewrites_run_json_loses_nothing(mnist_store, tmp_path):
+    """The one new write of issue 21: `reproduce --resume --max-samples N` records the new
+    N in run.json. Killed at either step of that write, the next resume finishes the job
+    exactly as an uninterrupted one does."""
+    from engine import Config
+    from pipeline.reproduce import ReproduceOptions, reproduce
+    base = dict(config=Config(neurons=20), eval_every_samples=200, target=101.0,
+                checkpoint_every_samples=200, wandb_mode="disabled")
+    reproduce(ReproduceOptions(**base, max_samples=400, run_dir=tmp_path / "base"))
+    shutil.copytree(tmp_path / "base", tmp_path / "straight")
+    trace = tmp_path / "trace.txt"
+    os.environ["SNNPIPE_FAULT_TRACE"] = str(trace)
+    try:
+        reproduce(ReproduceOptions(**{**base, "eval_every_samples": None}, max_samples=600,
+                                   resume=tmp_path / "straight"))
+    finally:
+        del os.environ["SNNPIPE_FAULT_TRACE"]
+    names = [ln.split(" ", 1)[1] for ln in trace.read_text().splitlines()]
+    # the i-th point of this resume is write point i of a fresh `snnpipe` process
+    kills = [k for k, name in enumerate(names, 1) if name.startswith("run.json")]
+    assert len(kills) == 2
+
+    def state(folder):
+        cp = ckpt.load(folder / "checkpoints" / "last.zarr")
+        rows = [{k: v for k, v in json.loads(ln).items() if "seconds" not in k}
+                for ln in (folder / "results.jsonl").read_text().splitlines()]
+        return (cp.arrays["weights"].tobytes(), rows,
+                json.loads((folder / "run.json").read_text())["options"]["max_samples"])
+    for k in kills:
+        folder = tmp_path / f"kill-{k}"
+        shutil.copytree(tmp_path / "base", folder)
+        res = run("reproduce", "--resume", folder, "--max-samples", 600,
+                  env={"SNNPIPE_FAULT": f"SIGKILL@write:{k}"})
+        assert res.returncode == -signal.SIGKILL, res.stderr
+        assert run("reproduce", "--resume", folder, "--max-samples", 600).returncode == 0
+        assert state(folder) == state(tmp_path / "straight")
+
+
 def _import_killed_at(k: int, force: bool, npz: Path, tmp: Path) -> tuple[int, bool, Path]:
     """Kill `import` at write point k (one real process); is the data set whole or absent?"""
     from stores import rawstore
@@ -208,7 +246,8 @@ def _import_killed_at(k: int, force: bool, npz: Path, tmp: Path) -> tuple[int, b
     assert res.returncode == -signal.SIGKILL, (k, res.stderr)
     path = rawstore.raw_path(data, "mine")
     seen = rawstore.read_attrs(path)            # what a reader finds: whole or nothing
-    visible_ok = (seen is not None) if path.exists() else True
+    visible_ok = (seen is not None and rawstore.verify(path, seen, "")) if path.exists() \
+        else True                               # whole: every chunk matches its checksum
     return k, visible_ok, data
 
 
@@ -240,3 +279,4 @@ def test_import_sigkill_at_every_write_point(tmp_path):
         path = rawstore.raw_path(data, "mine")
         hidden = [p.name for p in path.parent.glob(".*") if not p.name.endswith(".lock")]
         assert rawstore.read_attrs(path)["digest"] == digest and hidden == [], (k, hidden)
+        assert rawstore.verify(path, rawstore.read_attrs(path), "")

@@ -15,6 +15,8 @@ from test_crash import TRAIN, run, snapshot
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from stores import checkpoint as ckpt
+from stores import integrity
 
 runner = CliRunner()
 
@@ -107,6 +109,8 @@ def test_checkpoint_indices_are_validated(mnist_store, tmp_path):
             a[0] = value
             del g[name]
             g.create_array(name, data=a)
+        # checksums recomputed: a checkpoint written with these values, not damaged later
+        g.attrs["integrity"] = integrity.digest_arrays(bad, ckpt.ARRAYS)
         msg = error_line("eval", bad, "--limit", 10)
         assert "out of range" in msg or "epoch_order" in msg, msg
 
@@ -155,3 +159,132 @@ def test_ctrl_c_at_the_first_instant(mnist_store, tmp_path):
     assert snapshot(folder) == snapshot(ref)
     assert json.loads((folder / "run.json").read_text())["options"]["seed"] == 3
     assert signal.SIGINT  # the signal was real (delivered by the process to itself)
+
+
+# ------------------------------------------------------------ issue 21: one error style
+def usage_error(*args) -> str:
+    res = runner.invoke(app, [*map(str, args)])
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == 2, (args, res.exit_code, res.output)
+    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--foo"], "No such option: --foo"),
+    (["train", "--epochs", "x"], "--epochs"),
+    (["eval"], "Missing argument 'paths'"),
+    (["reproduce", "--hours", "soon"], "--hours")])
+def test_option_parsing_errors_are_one_line(args, words):
+    msg = usage_error(*args)
+    assert words in msg and f"`snnpipe {args[0]} --help`" in msg
+
+
+def test_brackets_show_literally_and_config_keys_are_never_ignored(tmp_path):
+    f = tmp_path / "mixed.toml"
+    f.write_text("neurons = 79\n[config]\nneurons = 80\n[other]\nx = 1\n")
+    msg = error_line("config", "show", "--config", f)
+    assert "[config]" in msg and "neurons, other" in msg
+
+
+@pytest.mark.parametrize("text, words", [
+    ("levels = " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply"),
+    ("levels = [" + ", ".join(["1"] * 200_000) + "]\n", "levels")])
+def test_deep_or_huge_toml_is_one_short_line(text, words, tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text(text)
+    msg = error_line("config", "show", "--config", f)
+    assert words in msg and len(msg) < 1000
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seed", "-1"], "--seed -1"), (["--set", "neurons=" + "9" * 5000], "digits"),
+    (["--set", "spike_threshold=9223372036854775807"], "2**62"),
+    (["--set", "levels=[" + ",".join(map(str, range(255, 190, -1))) + "]"], "at most 64"),
+    (["--set", "columns=5"], "columns must be 10"),
+    (["--set", "receptors=100"], "receptors must be 784"),
+    (["--limit-train", "2000", "--validation", "1999"], "--validation 1999")])
+def test_train_refuses_what_can_never_succeed_and_leaves_no_folder(args, words, mnist_store,
+                                                                     tmp_path):
+    msg = error_line("train", "--epochs", 1, "--set", "neurons=20", "--limit-test", 100,
+                     *args, "--run-dir", tmp_path / "r")
+    assert words in msg and len(msg) < 1000
+    assert not (tmp_path / "r").exists()
+
+
+def test_os_error_names_the_path_and_a_fix_that_fits(mnist_store, tmp_path):
+    (tmp_path / "file").write_text("x")
+    msg = error_line("preprocess", "--output", tmp_path / "file" / "s.zarr")
+    assert "file" in msg and "not a folder" in msg and "free" not in msg
+
+
+@pytest.mark.parametrize("address", ["not an address", "tcp://127.0.0.1", "lol"])
+def test_scheduler_address_is_checked_before_anything_starts(address, tmp_path):
+    msg = error_line("preprocess", "--output", tmp_path / "s.zarr", "--scheduler", address)
+    assert "--scheduler" in msg and "tcp://127.0.0.1:8786" in msg
+    assert not list(tmp_path.iterdir())
+
+
+def _spec(tmp_path, text):
+    f = tmp_path / "spec.toml"
+    f.write_text(text)
+    return f
+
+
+def test_sweep_refuses_absurd_grids_escaping_names_and_too_many_workers(tmp_path):
+    grid = "\n".join(f"{k} = [{', '.join(map(str, range(1, 11)))}]" for k in (
+        "grow_count", "decay_every", "batch_size", "positive_up", "negative_up", "slots"))
+    assert "1,000,000 trials" in error_line("sweep", _spec(tmp_path, f"[grid]\n{grid}\n"))
+    assert "plain name" in error_line("sweep", _spec(tmp_path, 'name = "x/../../escaped"\n'))
+    assert "cores" in error_line("sweep", _spec(tmp_path, "seeds = 1\n"), "--workers", 4096)
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_plot_refuses_repeated_labels_and_reads_a_torn_log(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    assert "used twice" in error_line("plot", run, "--label", "a", "--against", f"a={run}")
+    assert "used twice" in error_line("plot", run, "--against", f"a={run}",
+                                      "--against", f"a={run}")
+    row = {"samples_seen": 1, "test_accuracy": 0.5}
+    (run / "results.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(row)[:9])
+    from pipeline.plots import load_points
+    assert load_points(run) == [row]
+
+
+@pytest.mark.parametrize("samples", ["0", "-5"])
+def test_priming_names_its_own_options(samples, tmp_path):
+    msg = error_line("priming", "--samples", samples, "--run-dir", tmp_path / "p")
+    assert "--samples" in msg and "eval-every" not in msg
+
+
+def test_ctrl_c_during_imports_exits_130_without_a_traceback():
+    res = run("config", "show", env={"SNNPIPE_FAULT": "SIGINT@import:1"})
+    assert res.returncode == 130 and res.stderr.strip() == "interrupted"
+
+
+def test_reproduce_exits_130_after_sigterm_like_train(mnist_store, tmp_path):
+    res = run("reproduce", "--set", "neurons=20", "--max-samples", 2000,
+              "--eval-every-samples", 1000, "--run-dir", tmp_path / "rp",
+              env={"SNNPIPE_FAULT": "SIGTERM@batch:3"})
+    assert res.returncode == 130 and "snnpipe reproduce --resume" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_plot_against_a_run_without_test_accuracy_and_priming_in_a_used_folder(tmp_path):
+    main, val = tmp_path / "main", tmp_path / "val"
+    main.mkdir()
+    val.mkdir()
+    row = {"samples_seen": 200, "test_accuracy": 0.5, "positive_learns": 3}
+    (main / "results.jsonl").write_text(json.dumps(row) + "\n")
+    (val / "metrics.jsonl").write_text(json.dumps({
+        "samples_seen": 200, "validation_accuracy": 0.4, "positive_learns_total": 3,
+        "negative_learns_total": 1, "live_positive": 5, "live_negative": 1}) + "\n")
+    msg = error_line("plot", main, "--against", f"v={val}", "--output", tmp_path / "p")
+    assert "no test accuracy" in msg and "(v)" in msg
+    used = tmp_path / "pr" / "both-rules"
+    used.mkdir(parents=True)
+    (used / "run.json").write_text("{}")
+    msg = error_line("priming", "--samples", 1000, "--variant", "both-rules",
+                     "--run-dir", tmp_path / "pr")
+    assert "already holds a priming run" in msg and "--resume" not in msg

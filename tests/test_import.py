@@ -431,3 +431,53 @@ def test_store_records_its_source(tmp_path):
     attrs = rawstore.read_attrs(rawstore.raw_path(data, "named"))
     assert attrs["source_format"] == "npz" and attrs["class_names"] == ["n", "e", "s", "w"]
     assert attrs["sources"]["a.npz"] == hashlib.sha256(npz.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------ with integrity (issue 21) merged in
+def test_imported_data_carries_checksums_and_a_damaged_one_is_refused(tmp_path):
+    from stores import dataset
+    data = tmp_path / "d"
+    npz = make_npz(tmp_path / "a.npz")
+    ok("import", "arr", npz, "--data-dir", data)
+    raw = rawstore.raw_path(data, "arr")
+    assert rawstore.verify(raw, rawstore.read_attrs(raw), "")      # verified, not legacy
+    (raw / "train" / "pixels" / "c" / "0" / "0").unlink()
+    msg = error_line("preprocess", "--dataset", "arr", "--data-dir", data)
+    assert "chunk c/0/0 of array train/pixels is missing" in msg
+    assert f"snnpipe import arr {npz.resolve()} --force --data-dir {data}" in msg
+    assert not (data / "arr.zarr").exists()
+    ok("import", "arr", npz, "--force", "--data-dir", data)
+    ok("preprocess", "--dataset", "arr", "--data-dir", data)
+    store = data / "arr.zarr"
+    assert dataset.verify(store, dataset.read_attrs(store))
+
+
+def test_a_damaged_digits_cache_is_written_again(tmp_path):
+    ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
+    raw = rawstore.raw_path(tmp_path, "digits")
+    assert "cache" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
+    (raw / "test" / "labels" / "c" / "0").write_bytes(b"garbage")
+    assert "scikit-learn" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
+    assert rawstore.verify(raw, rawstore.read_attrs(raw), "")
+
+
+@pytest.mark.parametrize("override, words", [("receptors=100", "receptors must be 25"),
+                                             ("columns=5", "columns must be 4")])
+def test_a_wrong_network_override_on_imported_data_is_refused(override, words, tmp_path):
+    """The store sets receptors and columns (adapt_config); an explicit override that does
+    not fit is refused in one line, before a run folder is written."""
+    data = tmp_path / "d"
+    ok("import", "arr", make_npz(tmp_path / "a.npz"), "--data-dir", data)
+    ok("preprocess", "--dataset", "arr", "--data-dir", data)
+    msg = error_line("train", "--dataset", "arr", "--data-dir", data, *TINY, "--set", override,
+                     "--run-dir", tmp_path / "r")
+    assert words in msg and "drop the override" in msg
+    assert not (tmp_path / "r").exists()
+    ok("train", "--dataset", "arr", "--data-dir", data, *TINY, "--run-dir", tmp_path / "r")
+    cfg = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert cfg["kind"] == "train"
+
+
+def test_reproduce_resume_refuses_another_dataset(tmp_path):
+    msg = error_line("reproduce", "--resume", tmp_path / "rp", "--dataset", "digits")
+    assert "drop --dataset" in msg
