@@ -76,7 +76,8 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
     (columns, parts, blocks * block) int32; sum over axis 1 for the column counts.
 
     Why it is fast on a trained network (every slot live, most neurons able to spike): a
-    neuron's live slots are gathered once for all blocks; rule 1's drive of every cycle and
+    block is a whole batch (up to 200 samples), and one block's masks stay in cache while
+    every neuron of the chunk reads them; rule 1's drive of every cycle and
     sample is accumulated four slots per pass over one (levels x block) run, so the
     accumulator is loaded and stored once per four slots; rules 2-3 run on a copy of the
     potential in the weights' own integer type (exact: |t + drive| < 2 * slots * threshold,
@@ -103,17 +104,21 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
         t = np.zeros(sb, dtype=weights.dtype)
         v = np.zeros(sb, dtype=weights.dtype)
         counts = np.zeros(n_blocks * sb, dtype=np.int32)
+        spiky = np.empty(max(hi - lo, 0), dtype=np.bool_)
         for m in range(lo, hi):
-            if not _can_spike(weights[m], n_levels, threshold):
-                continue
-            n_live = 0
-            for k in range(n_slots):
-                if weights[m, k] != 0:
-                    live_w[n_live] = weights[m, k]
-                    live_r[n_live] = receptors[m, k]
-                    n_live += 1
-            for b in range(n_blocks):
-                rows = flat[b]
+            spiky[m - lo] = _can_spike(weights[m], n_levels, threshold)
+        for b in range(n_blocks):          # block-outer: one block's masks stay in cache
+            rows = flat[b]
+            base = b * sb
+            for m in range(lo, hi):
+                if not spiky[m - lo]:
+                    continue
+                n_live = 0
+                for k in range(n_slots):
+                    if weights[m, k] != 0:
+                        live_w[n_live] = weights[m, k]
+                        live_r[n_live] = receptors[m, k]
+                        n_live += 1
                 # Rule 1, every cycle at once: drive[c, s] = sum of the weights of live slots
                 # whose receptor is on in plane c for sample s.
                 drive[:] = 0
@@ -136,7 +141,6 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
                     for x in range(span):
                         drive[x] += w1 & r1[x]
                 t[:] = 0
-                base = b * sb
                 for c in range(n_levels):
                     for s in range(sb):
                         v[s] = t[s] + drive[c * sb + s]
