@@ -519,9 +519,14 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
              help="LABEL=RUN_DIR (repeatable): draw these runs' test accuracy on the same "
                   "axes as RUN_DIR's (log x), into OUTPUT/comparison.png.")] = None,
          label: Annotated[str, typer.Option(help="RUN_DIR's label in the comparison.")] = "run",
+         band: Annotated[list[str] | None, typer.Option(
+             help="START:END in samples, e.g. 50M:100M (repeatable): also print each run's "
+                  "first reach of 98.65 % and 98.9 %, its best, and the mean ± sd of its "
+                  "test accuracy over these bands (the level, not a best-of-many).")] = None,
          ) -> None:
     """Draw a run's curves, confusion matrix and receptive fields as PNGs."""
     from .plots import plot_comparison, plot_run
+    from .summary import summary_lines
     for folder in [run_dir, *(a.split("=", 1)[-1] for a in against or [])]:
         if not Path(folder).is_dir():
             raise PipelineError(f"{folder}: no such run folder")
@@ -537,9 +542,13 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
         others = dict(pairs)
         target = Path(output or Path(run_dir) / "plots") / "comparison.png"
         out.print(str(plot_comparison({label: Path(run_dir), **others}, target)))
+        for line in summary_lines({label: Path(run_dir), **others}, band or []):
+            out.print(line, markup=False)
         return
     for p in plot_run(run_dir, output):
         out.print(str(p))
+    for line in summary_lines({label: Path(run_dir)}, band or []):
+        out.print(line, markup=False)
 
 
 @app.command()

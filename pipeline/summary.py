@@ -93,3 +93,17 @@ def format_summary(label: str, s: dict) -> list[str]:
             f"{b.mean:.2f} %" + (f" ± {b.sd:.2f}" if b.sd is not None else "")
             + f" (n = {b.n})"))
     return lines
+
+
+def summary_lines(runs_by_label: dict, bands: list[str]) -> list[str]:
+    """`snnpipe plot --band`: the summary of every run (label -> run folder)."""
+    from .errors import PipelineError
+    from .plots import load_points
+    try:
+        parsed = tuple(parse_band(b) for b in bands)
+    except ValueError as exc:
+        raise PipelineError(f"--band: {exc}") from None
+    lines = []
+    for label, run_dir in runs_by_label.items():
+        lines += format_summary(label, summarize(load_points(run_dir), bands=parsed))
+    return lines

@@ -46,3 +46,25 @@ def test_band_parsing_and_refusals():
     for bad in ("100M:50M", "x:1M", "1M", "-1:5", "nan:5"):
         with pytest.raises(ValueError):
             parse_band(bad)
+
+
+def test_plot_band_prints_the_level_of_each_run_and_refuses_a_bad_band(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = root / "docs" / "reproduce-98.9"
+    cmd = [sys.executable, "-m", "pipeline.cli", "plot", str(run), "--label", "exact",
+           "--against", f"again={run}", "--output", str(tmp_path), "--band", "10M:58M"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0, res.stderr
+    points = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines() if x]
+    band = summarize(points, bands=((10_000_000, 58_000_000),))["bands"][0]
+    line = f"band 10-58 M samples: {band.mean:.2f} % ± {band.sd:.2f} (n = {band.n})"
+    assert res.stdout.count(line) == 2                     # both labels, same run
+    assert (tmp_path / "comparison.png").stat().st_size > 0
+    bad = subprocess.run(cmd[:-1] + ["58M:10M"], capture_output=True, text=True, cwd=root)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error: --band")
