@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_engine import lane_additions, simd_peak  # noqa: E402
+from bench_engine import lane_additions, median_time, simd_peak  # noqa: E402
 
 from engine import growth, kernels  # noqa: E402
 from engine.generators import GEN_GLIBC, GEN_PCG64, glibc_state, pcg64_state_array  # noqa: E402
@@ -62,15 +62,6 @@ def stream_bandwidth() -> float:
         a.sum()
         times.append(time.perf_counter() - t0)
     return a.nbytes / min(times)
-
-
-def median_time(fn, repeats: int) -> float:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
 
 
 def learning_split(trainer: Trainer, samples: list[tuple[np.ndarray, np.ndarray, int]]
