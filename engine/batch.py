@@ -30,6 +30,7 @@ from .kernels import (
     threads,
 )
 from .quantilizer import observe_binary32, observe_exact
+from .schedule import annealed
 
 # counters[...]
 BATCHES_SEEN, POSITIVE_LEARNS, NEGATIVE_LEARNS, SAMPLES_SEEN, EVALUATED_AT = 0, 1, 2, 3, 4
@@ -41,7 +42,7 @@ N_COUNTERS = 13
 (P_THRESHOLD, P_LEARN_LOW, P_LEARN_HIGH, P_PRUNE_BELOW, P_W0, P_REINFORCE_POS,
  P_REINFORCE_NEG, P_GROW_COUNT, P_DECAY_AMOUNT, P_DECAY_EVERY, P_POS_UP, P_POS_DOWN,
  P_POS_DEN, P_NEG_UP, P_NEG_DOWN, P_NEG_DEN, P_FORCED, P_CAP, P_NEURONS, P_PARTS,
- P_GENERATOR, P_GROWTH, P_BINARY32, P_CHUNKS) = range(24)
+ P_GENERATOR, P_GROWTH, P_BINARY32, P_CHUNKS, P_ANNEAL) = range(25)
 
 
 def pack_params(cfg: Config, parts: int) -> np.ndarray:
@@ -54,7 +55,7 @@ def pack_params(cfg: Config, parts: int) -> np.ndarray:
         int(cfg.prime_forced_positive), int(cfg.prime_negative_cap), cfg.neurons, parts,
         GEN_GLIBC if cfg.generator == "glibc" else GEN_PCG64,
         GROWTH_DPI_WALK if cfg.growth == "dpi-walk" else GROWTH_UNIFORM,
-        int(cfg.quantilizer == "binary32"), 4 * threads(),
+        int(cfg.quantilizer == "binary32"), 4 * threads(), cfg.anneal_steps,
     ], dtype=np.int64)
 
 
@@ -93,7 +94,9 @@ def _learn(receptors, weights, planes_i, first, nested, active, n_active, column
     neurons = p[P_NEURONS]
     lo, hi = column * neurons, (column + 1) * neurons
     w0 = p[P_W0] if positive else -p[P_W0]
-    amount = p[P_REINFORCE_POS] if positive else p[P_REINFORCE_NEG]
+    age = counters[POSITIVE_LEARNS]                 # the schedule's clock (off: unused)
+    amount = annealed(p[P_REINFORCE_POS] if positive else p[P_REINFORCE_NEG], age,
+                      p[P_ANNEAL])
     rec_col = receptors[lo:hi]
     w_col = weights[lo:hi]
     if p[P_GROWTH] == GROWTH_DPI_WALK:
@@ -119,8 +122,8 @@ def _learn(receptors, weights, planes_i, first, nested, active, n_active, column
         counters[POSITIVE_LEARNS] += 1
         counters[C_POSITIVE] += 1
         if p[P_DECAY_AMOUNT] > 0 and counters[POSITIVE_LEARNS] % p[P_DECAY_EVERY] == 0:
-            counters[C_PRUNED_DECAY] += decay_and_prune(weights, p[P_DECAY_AMOUNT],
-                                                        p[P_PRUNE_BELOW])
+            counters[C_PRUNED_DECAY] += decay_and_prune(
+                weights, annealed(p[P_DECAY_AMOUNT], age, p[P_ANNEAL]), p[P_PRUNE_BELOW])
     else:
         counters[NEGATIVE_LEARNS] += 1
         counters[C_NEGATIVE] += 1

@@ -46,6 +46,8 @@ class Config:
     generator: str = "pcg64"            # pcg64 | glibc (his srand/rand)
     growth: str = "uniform"             # uniform | dpi-walk (his free-slot walk)
     sampling: str = "permutation"       # permutation | independent | redraw (his batches)
+    # Variants beyond D𝜋 (docs/variants.md). Each is off by default: D𝜋's rules, bit for bit.
+    anneal_steps: int = 0               # > 0: reinforcement and decay shrink (engine/schedule)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", _int_levels(self.levels))
@@ -70,7 +72,7 @@ class Config:
                      "negative_up", "negative_down", "negative_denominator"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("learn_low", "prune_below", "grow_count", "decay_amount"):
+        for name in ("learn_low", "prune_below", "grow_count", "decay_amount", "anneal_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.columns < 2:
@@ -121,6 +123,10 @@ class Config:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must not exceed "
                                   f"spike_threshold ({self.spike_threshold}) in size: no "
                                   "weight may reach the threshold")
+        if self.anneal_steps * self.spike_threshold > MAX_THRESHOLD:
+            raise ConfigError(f"anneal_steps ({self.anneal_steps}) * spike_threshold must stay "
+                              f"below 2**62; use anneal_steps <= "
+                              f"{MAX_THRESHOLD // self.spike_threshold:,}")
         scale = self.neurons * len(self.levels) * max(self.positive_denominator,
                                                       self.negative_denominator)
         if scale > MAX_THRESHOLD:
@@ -191,6 +197,7 @@ MAX_LEVELS = 64
 MAX_THRESHOLD = 2**62
 MAX_COUNT = 2**31 - 1
 COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",
+          "anneal_steps",
           "decay_every", "batch_size", "positive_up", "positive_down", "positive_denominator",
           "negative_up", "negative_down", "negative_denominator")
 
@@ -216,6 +223,8 @@ FIELD_HELP: dict[str, str] = {
     "generator": "pcg64 (numpy) | glibc (D𝜋's program: srand(seed), rand())",
     "growth": "uniform (spec) | dpi-walk (D𝜋's program: his free-slot walk)",
     "sampling": "permutation (per epoch) | independent | redraw (D𝜋's: rnd(n), redraw repeats)",
+    "anneal_steps": "variant, 0 = off (D𝜋): > 0 shrinks reinforcement and decay as "
+                    "amount * a / (a + positive steps); docs/variants.md",
 }
 
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,

@@ -68,7 +68,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
                  negative_up=150, negative_down=1, negative_denominator=900,
                  prime_forced_positive=True, prime_negative_cap=True, quantilizer="exact",
                  generator="pcg64", growth="uniform", sampling="permutation",
-                 max_samples=None, random_state=None):
+                 anneal_steps=0, max_samples=None, random_state=None):
         self.neurons = neurons
         self.slots = slots
         self.levels = levels
@@ -95,6 +95,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
         self.generator = generator
         self.growth = growth
         self.sampling = sampling
+        self.anneal_steps = anneal_steps
         self.max_samples = max_samples
         self.random_state = random_state
 

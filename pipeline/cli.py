@@ -410,6 +410,25 @@ def _print_eval(results: list[dict], split: str, as_json: bool, failed: list[str
         out.print(conf)
 
 
+@app.command()
+@user_errors
+def ensemble(
+    output: Annotated[Path, typer.Argument(help="The ensemble checkpoint to write (.zarr).")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Member checkpoints, or run folders (their epoch checkpoints).")],
+    last: Annotated[int | None, typer.Option(
+        help="From a run folder, only its last K epoch checkpoints (a snapshot ensemble).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Sum several checkpoints' votes: write them as one network (neurons side by side)."""
+    from .ensemble import build_ensemble
+    info = build_ensemble(paths, output, last, force)
+    out.print(f"wrote {info['output']}: {len(info['members'])} members, "
+              f"{info['neurons_per_column']:,} neurons per column; score it with "
+              f"`snnpipe eval {info['output']}`")
+
+
 # ------------------------------------------------------------- issue 5: reproduce
 def _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples, run_dir,
                        wandb_mode, **kw):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import kernels
 from engine.encoding import sample_masks
 from engine.generators import pcg64_load_state, pcg64_state_array
 from engine.trainer import Trainer, decided_correct, margins
@@ -57,7 +58,8 @@ class StepwiseTrainer(Trainer):
     def _learn(self, planes, pixels, column, positive):
         cfg, st, c = self.cfg, self.state, self.state.counters
         w0 = cfg.initial_weight if positive else -cfg.initial_weight
-        amount = cfg.reinforce_positive if positive else cfg.reinforce_negative
+        amount = self._scheduled(cfg.reinforce_positive if positive else cfg.reinforce_negative)
+        decay_amount = self._scheduled(cfg.decay_amount)
         active = np.flatnonzero(pixels > 0)
         c.grown += self.net.grow(self.rng, active, column, cfg.grow_count, w0)
         c.pruned_reinforce += self.net.reinforce(planes, column, amount)
@@ -65,7 +67,16 @@ class StepwiseTrainer(Trainer):
             st.positive_learns += 1
             c.positive_steps += 1
             if cfg.decay_amount > 0 and st.positive_learns % cfg.decay_every == 0:
-                c.pruned_decay += self.net.decay()
+                c.pruned_decay += int(kernels.decay_and_prune(
+                    self.net.connectivity.data, decay_amount, cfg.prune_below))
         else:
             st.negative_learns += 1
             c.negative_steps += 1
+
+    def _scheduled(self, amount):
+        """docs/variants.md, "Learning-rate schedule": amount * a / (a + P), at least 1."""
+        a, age = self.cfg.anneal_steps, self.state.positive_learns
+        if a == 0 or amount == 0:
+            return amount
+        size = max(1, abs(amount) * a // (a + age))
+        return size if amount > 0 else -size

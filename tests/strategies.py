@@ -42,6 +42,7 @@ def configs(draw, big=False, **fixed):
         positive_down=draw(st.integers(1, 5)),
         negative_up=draw(st.integers(1, 200)),
         negative_down=draw(st.integers(1, 5)),
+        anneal_steps=draw(st.sampled_from([0, 0, 1, 3, 50])),
     )
     kw.update(fixed)
     return Config(**kw)

@@ -280,3 +280,34 @@ def test_import_sigkill_at_every_write_point(tmp_path):
         hidden = [p.name for p in path.parent.glob(".*") if not p.name.endswith(".lock")]
         assert rawstore.read_attrs(path)["digest"] == digest and hidden == [], (k, hidden)
         assert rawstore.verify(path, rawstore.read_attrs(path), "")
+
+
+def test_ensemble_sigkill_at_every_write_point(mnist_store, tmp_path):
+    """`snnpipe ensemble` (new, and --force over an existing one) killed at each of its write
+    points: the ensemble checkpoint is whole (and right) or absent, and running the command
+    again finishes the job."""
+    res = run(*TRAIN, "--run-dir", tmp_path / "run")
+    assert res.returncode == 0, res.stderr
+    members = [tmp_path / "run" / "checkpoints" / f"epoch-000{e}.zarr" for e in (1, 2)]
+    (tmp_path / "new").mkdir()
+    (tmp_path / "replace").mkdir()
+    fresh = write_points(tmp_path / "new", ["ensemble", tmp_path / "ref.zarr", *members])
+    replace = write_points(tmp_path / "replace",
+                           ["ensemble", tmp_path / "ref.zarr", *members, "--force"])
+    assert "ref.zarr: old copy moved aside" in replace and len(fresh) >= 2
+    want = ckpt.load(tmp_path / "ref.zarr").arrays["weights"].tobytes()
+    for k, force in [(k, False) for k in range(1, len(fresh) + 1)] + \
+                    [(k, True) for k in range(1, len(replace) + 1)]:
+        out = tmp_path / f"ens-{k}-{force}.zarr"
+        if force:
+            shutil.copytree(tmp_path / "ref.zarr", out)
+        res = run("ensemble", out, *members, *(["--force"] if force else []),
+                  env={"SNNPIPE_FAULT": f"SIGKILL@write:{k}"})
+        assert res.returncode == -signal.SIGKILL, (k, force, res.stderr)
+        if out.exists():                      # visible means complete and right
+            assert ckpt.load(out).arrays["weights"].tobytes() == want, (k, force)
+        again = run("ensemble", out, *members, "--force")
+        assert again.returncode == 0, (k, force, again.stderr)
+        assert ckpt.load(out).arrays["weights"].tobytes() == want
+        hidden = [p.name for p in tmp_path.glob(".*") if not p.name.endswith(".lock")]
+        assert hidden == [], (k, force, hidden)

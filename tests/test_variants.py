@@ -1,0 +1,173 @@
+"""Beyond D𝜋 (docs/variants.md): each variant does what its page says, is off by default,
+and uses no pixel positions. (That the defaults stay D𝜋's model bit for bit is what the
+rest of the suite checks: test_faithful, test_engine_exact, the committed replays.)"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import configs, random_state
+
+from engine import Config, Network
+from engine.ensemble import stack
+from engine.schedule import annealed
+from engine.trainer import Trainer, decided_correct
+from stores import checkpoint as ckpt
+
+SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
+
+
+def snnpipe(*args, cwd):
+    return subprocess.run([*SNNPIPE, *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+# ----------------------------------------------------------- learning-rate schedule
+def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
+    assert Config().anneal_steps == 0
+    assert all(Config.preset(p).anneal_steps == 0
+               for p in ("default", "dpi-98.9", "dpi-program", "dpi-program-98.9"))
+    res = snnpipe("config", "show", cwd=tmp_path)
+    line = next(x for x in res.stdout.splitlines() if x.startswith("anneal_steps"))
+    assert line.startswith("anneal_steps = 0") and "variant" in line and "off" in line
+
+
+@given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),
+       a=st.integers(1, 10**7))
+def test_the_schedule_shrinks_amounts_toward_one_and_keeps_their_sign(amount, age, a):
+    got = annealed(amount, age, a)
+    assert annealed(amount, age, 0) == amount                 # off: D𝜋's amount
+    if amount == 0:
+        assert got == 0
+        return
+    assert np.sign(got) == np.sign(amount) and 1 <= abs(got) <= abs(amount)
+    assert abs(got) == max(1, abs(amount) * a // (a + age))
+    assert abs(annealed(amount, age + 1000, a)) <= abs(got)   # never grows with age
+    assert annealed(amount, 0, a) == amount                   # a young run: unchanged
+
+
+def test_a_config_whose_schedule_could_overflow_is_refused():
+    with pytest.raises(ValueError, match="anneal_steps"):
+        Config(anneal_steps=2**62)
+    with pytest.raises(ValueError, match="anneal_steps"):
+        Config(anneal_steps=-1)
+
+
+# ------------------------------------------------------------------------ ensembles
+@given(cfg=configs(), k=st.integers(2, 4), seed=st.integers(0, 10**6))
+def test_a_stacked_network_counts_the_sum_of_its_members(cfg, k, seed):
+    members = [random_state(cfg, seed + i) for i in range(k)]
+    big_cfg, rec, w = stack([cfg] * k, [m[0] for m in members], [m[1] for m in members])
+    assert big_cfg.neurons == k * cfg.neurons
+    rng = np.random.default_rng(seed)
+    planes = rng.random((9, len(cfg.levels), cfg.receptors)) < 0.4
+    planes = np.logical_or.accumulate(planes, axis=1)          # nested, like intensities
+    want = sum(Network.from_arrays(cfg, r, x).spike_counts(planes) for r, x in members)
+    assert np.array_equal(Network.from_arrays(big_cfg, rec, w).spike_counts(planes), want)
+
+
+def test_stack_refuses_members_the_forward_pass_reads_differently():
+    a, b = Config(neurons=3), Config(neurons=3, levels=(200, 100))
+    ra, wa = random_state(a, 0)
+    rb, wb = random_state(b, 1)
+    with pytest.raises(ValueError, match="levels"):
+        stack([a, b], [ra, rb], [wa, wb])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(mnist_store, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ens")
+    res = snnpipe("train", "--data-dir", mnist_store.parent, "--epochs", 3, "--set",
+                  "neurons=30", "--limit-train", 2000, "--limit-test", 500, "--seed", 5,
+                  "--run-dir", root / "run", "--wandb-mode", "disabled", cwd=root)
+    assert res.returncode == 0, res.stderr
+    return root
+
+
+def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
+    from stores.dataset import open_dataset
+    root, data = tiny_run, mnist_store.parent
+    res = snnpipe("ensemble", "ens.zarr", "run", "--last", 2, cwd=root)
+    assert res.returncode == 0, res.stderr
+    cp = ckpt.load(root / "ens.zarr")
+    members = [root / "run" / "checkpoints" / f"epoch-000{e}.zarr" for e in (2, 3)]
+    assert cp.cfg.neurons == 60 and cp.attrs["ensemble"]["members"] == list(map(str, [
+        m.relative_to(root) for m in members]))
+    test = open_dataset(mnist_store).load("test", 500)
+    counts = 0
+    for m in members:
+        c = ckpt.load(m)
+        counts = counts + Network.from_arrays(c.cfg, c.arrays["receptors"],
+                                              c.arrays["weights"]).spike_counts(test.planes)
+    want = decided_correct(counts, test.labels.astype(np.int64))[0].mean()
+    res = snnpipe("eval", "ens.zarr", "--limit", 500, "--json", "--data-dir", data, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["results"][0]["accuracy"] == pytest.approx(want, abs=1e-12)
+    # one line, nothing written, for each kind of bad request
+    for args, words in ((["ens.zarr", "run"], "exists"),
+                        (["one.zarr", members[0]], "at least 2"),
+                        (["x.zarr", "run", "--last", 0], "--last"),
+                        (["y.zarr", "nowhere", "run"], "no such")):
+        res = snnpipe("ensemble", *args, cwd=root)
+        assert res.returncode != 0 and res.stderr.count("error:") == 1, res.stderr
+        assert words in res.stderr and "Traceback" not in res.stderr
+    assert not (root / "one.zarr").exists() and not (root / "x.zarr").exists()
+
+
+# ------------------------------------------------------------------- no positions
+def _relabel(net: Network, perm: np.ndarray) -> Network:
+    """The same network wired to pixel perm[r] instead of r... seen from permuted data,
+    where old pixel r sits at position inv[r]."""
+    inv = np.argsort(perm)
+    return Network.from_arrays(net.cfg, inv[net.receptors], net.weights)
+
+
+@given(cfg=configs(), seed=st.integers(0, 10**6))
+def test_every_rule_commutes_with_a_permutation_of_the_pixels(cfg, seed):
+    """Forward pass, reinforcement (with the schedule's amounts) and stacking see receptors
+    only as labels: relabel the pixels, and each rule's result is relabelled the same way."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(cfg.receptors)
+    net = Network.from_arrays(cfg, *random_state(cfg, seed))
+    planes = np.logical_or.accumulate(
+        rng.random((7, len(cfg.levels), cfg.receptors)) < 0.4, axis=1)
+    moved = _relabel(net, perm)
+    assert np.array_equal(moved.spike_counts(planes[:, :, perm]), net.spike_counts(planes))
+    amount = annealed(cfg.reinforce_positive, int(rng.integers(0, 1000)), 50)
+    net.reinforce(planes[0], 0, amount)
+    moved.reinforce(planes[0][:, perm], 0, amount)
+    assert np.array_equal(moved.weights, net.weights)
+    assert np.array_equal(_relabel(net, perm).receptors, moved.receptors)
+
+
+@pytest.mark.parametrize("variant", [{}, {"anneal_steps": 2_000}])
+def test_training_on_permuted_pixels_scores_the_same_within_noise(variant):
+    """End to end, growth included (it draws among the active pixels, whose order a
+    permutation changes, so equality holds in distribution, not bit for bit): 3 seeds on
+    scikit-learn's digits as they are and with their pixels permuted; the means agree within
+    the seeds' noise. A rule that used positions (a local receptive field, a shift) would
+    not."""
+    from sklearn.datasets import load_digits
+
+    from engine.encoding import planes_from_pixels
+    x, y = load_digits(return_X_y=True)
+    pixels = np.rint(x * 255 / 16).astype(np.uint8)
+    cfg = Config(neurons=60, receptors=64, batch_size=10, **variant)
+    perm = np.random.default_rng(99).permutation(64)
+    scores = {False: [], True: []}
+    for permuted, seed in ((p, s) for p in (False, True) for s in range(3)):
+        px = pixels[:, perm] if permuted else pixels
+        planes, labels = planes_from_pixels(px, cfg.levels), y.astype(np.int64)
+        trainer = Trainer(cfg, seed=seed)
+        for _ in range(20):
+            trainer.train_epoch(planes[:1437], px[:1437], labels[:1437])
+        counts = trainer.net.spike_counts(planes[1437:])
+        scores[permuted].append(decided_correct(counts, labels[1437:])[0].mean())
+    plain, moved = np.array(scores[False]), np.array(scores[True])
+    noise = max(plain.std(ddof=1), moved.std(ddof=1), 0.01)
+    assert plain.mean() > 0.6, plain                     # it learned: the check has teeth
+    assert abs(plain.mean() - moved.mean()) < 3 * noise, (plain, moved)
