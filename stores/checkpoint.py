@@ -4,7 +4,7 @@ Arrays: `receptors`, `weights` (columns, neurons, slots) in the smallest suffici
 types, `epoch_order` (the current epoch's permutation, for mid-epoch resume). Attributes:
 format, config, trainer state (counters, quantilizers, RNG state), epoch, metrics, dataset,
 levels, checksums (of the data set's source files), snnpipe version, and `integrity`: the
-CRC-32 of every stored chunk of every array (format version 2), verified on load so a
+CRC-32C of every stored chunk of every array (format version 2), verified on load so a
 missing or damaged chunk is refused instead of reading as zeros. Version 1 checkpoints (no
 `integrity`) still load, checked for completeness only. Written to a temporary path, then
 renamed.

@@ -2,7 +2,7 @@
 
 Layout (per split): `planes` (samples, levels, 784) bool, `labels` (samples,) uint8,
 `pixels` (samples, 784) uint8. Group attributes: format, levels, dataset, source checksums,
-snnpipe version, creation time, `integrity` (the CRC-32 of every stored chunk, verified
+snnpipe version, creation time, `integrity` (the CRC-32C of every stored chunk, verified
 before a split is read, so a missing or damaged chunk is refused instead of reading as
 zeros), and `complete: true`, written last.
 """

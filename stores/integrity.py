@@ -3,11 +3,14 @@
 zarr returns the fill value for a chunk file that is absent, so a deleted chunk reads as
 zeros and nothing notices; a chunk overwritten with garbage fails deep inside a codec. So
 every array of a checkpoint and of a dataset store is recorded, when written, as the
-CRC-32 of each stored chunk file (the encoded bytes: cheap, since they are compressed;
-a checksum against damage, not a signature against tampering; SHA-256 records are read
-too), and checked before it is read: a chunk missing, extra or altered is one StoreError naming
-the array and the chunk. Stores written before checksums existed ("legacy") are checked for
-completeness only: every chunk the array's shape and chunking call for must be present.
+CRC-32C of each stored chunk file (the encoded bytes: cheap, since they are compressed;
+a checksum against damage, not a signature against tampering), and checked before it is
+read: a chunk missing, extra or altered is one StoreError naming the array and the chunk.
+CRC-32C (Castagnoli) runs in hardware through google-crc32c, ~6x faster than zlib's CRC-32,
+which keeps verifying a large checkpoint at a few percent of loading it; records written
+with zlib's CRC-32 (`crc32`, before this) or SHA-256 (the first builds) are read as well.
+Stores written before checksums existed ("legacy") are checked for completeness only: every
+chunk the array's shape and chunking call for must be present.
 """
 
 from __future__ import annotations
@@ -15,23 +18,43 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import zlib
 from collections.abc import Iterable
 from itertools import product
 from pathlib import Path
 
+import google_crc32c
+
 from .errors import StoreError
 
 ATTR = "integrity"
-ALGORITHM = "crc32"
-_DIGESTS = {"crc32": lambda data: f"{zlib.crc32(data):08x}",
+_DIGESTS = {"crc32c": lambda data: f"{google_crc32c.value(data):08x}",
+            "crc32": lambda data: f"{zlib.crc32(data):08x}",
             "sha256": lambda data: hashlib.sha256(data).hexdigest()}
+# what new records use: CRC-32C where google-crc32c has its compiled (hardware) build; its
+# pure-Python fallback is far slower than zlib, so without it records stay zlib's CRC-32
+ALGORITHM = "crc32c" if google_crc32c.implementation == "c" else "crc32"
 
 
 def _chunk_files(array_dir: Path) -> dict[str, Path]:
-    """Every stored chunk file of one array, by its key relative to the array folder."""
-    return {p.relative_to(array_dir).as_posix(): p for p in sorted(array_dir.rglob("*"))
-            if p.is_file() and p.name != "zarr.json"}
+    """Every stored chunk file of one array, by its key relative to the array folder (one
+    os.scandir per folder: the same files as `rglob("*")`, directory symlinks not followed,
+    at a fraction of its cost)."""
+    found: dict[str, Path] = {}
+    stack = [(str(array_dir), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, prefix + entry.name + "/"))
+                    elif entry.is_file() and entry.name != "zarr.json":
+                        found[prefix + entry.name] = Path(entry.path)
+        except OSError:         # absent or unreadable: its chunks are reported missing
+            continue
+    return dict(sorted(found.items()))
 
 
 def digest_arrays(root: Path, names: Iterable[str]) -> dict:

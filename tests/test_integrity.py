@@ -2,10 +2,13 @@
 kinds are explicit, and a resumed run keeps its own settings. In-process through typer's
 runner; damage is done by hand at a known place, so every test is deterministic."""
 
+import hashlib
 import json
 import shutil
+import zlib
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 import pytest
 import zarr
@@ -62,6 +65,48 @@ def test_legacy_checkpoints_load_unverified_but_complete(tmp_path):
     (bad / "weights" / "c" / "0" / "0" / "0").unlink()
     with pytest.raises(StoreError, match="chunk c/0/0/0 of array weights is missing"):
         ckpt.load(bad)
+
+
+def _small_group(folder: Path) -> Path:
+    g = zarr.open_group(str(folder), mode="w", zarr_format=3)
+    g.create_array("a", data=np.arange(60, dtype=np.int32).reshape(6, 10), chunks=(4, 5))
+    g.create_array("b", data=np.arange(7, dtype=np.int64), chunks=(7,))
+    return folder
+
+
+@pytest.mark.parametrize("algorithm, digest", [
+    ("crc32", lambda data: f"{zlib.crc32(data):08x}"),          # records before CRC-32C
+    ("sha256", lambda data: hashlib.sha256(data).hexdigest()),  # the first builds'
+    ("crc32c", lambda data: f"{google_crc32c.value(data):08x}"),
+    ("written now", None),                    # crc32c (crc32 without google-crc32c's C build)
+])
+def test_every_record_algorithm_still_verifies_and_refuses_damage(tmp_path, algorithm,
+                                                                  digest):
+    root = _small_group(tmp_path / "g.zarr")
+    if digest is None:
+        record = integrity.digest_arrays(root, ["a", "b"])
+        assert record["algorithm"] == integrity.ALGORITHM == (
+            "crc32c" if google_crc32c.implementation == "c" else "crc32")
+    else:                                     # written by hand, as the older builds did
+        record = {"algorithm": algorithm, "arrays": {name: {
+            p.relative_to(root / name).as_posix(): digest(p.read_bytes())
+            for p in sorted((root / name).rglob("*")) if p.is_file() and p.name != "zarr.json"}
+            for name in ("a", "b")}}
+    assert sorted(record["arrays"]["a"]) == integrity.expected_chunks(
+        json.loads((root / "a" / "zarr.json").read_text()))
+    assert integrity.verify_arrays(root, record, ["a", "b"], "g", "fix") is True
+    chunk = root / "a" / "c" / "1" / "1"
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))          # one bit flipped
+    with pytest.raises(StoreError, match=r"^g: chunk c/1/1 of array a fails its checksum"):
+        integrity.verify_arrays(root, record, ["a", "b"], "g", "fix")
+    chunk.unlink()
+    with pytest.raises(StoreError, match="chunk c/1/1 of array a is missing"):
+        integrity.verify_arrays(root, record, ["a", "b"], "g", "fix")
+    chunk.write_bytes(good)
+    (root / "b" / "c" / "1").write_bytes(good)
+    with pytest.raises(StoreError, match="array b holds a chunk c/1 it was not written with"):
+        integrity.verify_arrays(root, record, ["a", "b"], "g", "fix")
 
 
 def test_resume_falls_back_past_a_damaged_last_zarr(trained, tmp_path):
