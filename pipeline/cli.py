@@ -351,21 +351,23 @@ def eval_(
     paths: Annotated[list[Path], typer.Argument(help="Checkpoints or run folders.")],
     dataset: Annotated[str | None, typer.Option(
         help="Dataset store to use (default: the checkpoint's).")] = None,
-    split: Annotated[str, typer.Option(help="test or train.")] = "test",
+    split: Annotated[str, typer.Option(
+        help="test, train, or validation (the last --validation training images).")] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     limit: Annotated[int | None, typer.Option(help="Use the first N images.")] = None,
     data_dir: DataDir = Path("data"),
     store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
+    validation: Annotated[int, typer.Option(
+        help="With --split validation: how many of the last training images.")] = 10_000,
 ) -> None:
     """Evaluate checkpoints: accuracy, no-decision rate, precision / recall / F1."""
     from .evaluate import evaluate_checkpoints
-    if split not in ("test", "train"):
-        raise PipelineError(f"--split {split!r}: choose test or train")
     if limit is not None and limit < 1:
         raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
     failed: list[str] = []
     results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed,
-                                   on_note=(err if as_json else out).print)
+                                   on_note=(err if as_json else out).print,
+                                   validation=validation)
     _print_eval(results, split, as_json, failed)
     for line in failed:                 # like predict: every path gets its own answer
         print_error(line)

@@ -67,6 +67,19 @@ def evaluate(net: Network, split: Split) -> dict:
     return out
 
 
+SPLIT_NAMES = ("test", "train", "validation")
+
+
+def _load_split(ds: Dataset, split: str, limit: int | None, validation: int) -> Split:
+    if split != "validation":
+        return ds.load(split, limit)
+    train = ds.load("train")
+    if validation >= len(train):
+        raise PipelineError(f"--validation {validation}: the training split has only "
+                            f"{len(train)} images; hold out fewer")
+    return train.split_off(validation)[1].head(limit)
+
+
 def resolve_checkpoints(paths: list[Path]) -> list[Path]:
     """Checkpoints named directly, or all of a run folder's epoch checkpoints in order."""
     out: list[Path] = []
@@ -91,12 +104,18 @@ def _resolve(p: Path) -> list[Path]:
 def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
                          limit: int | None, data_dir: Path,
                          store: Path | None = None,
-                         errors: list[str] | None = None, on_note=None) -> list[dict]:
+                         errors: list[str] | None = None, on_note=None,
+                         validation: int = 10_000) -> list[dict]:
     """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores. Without
     --store, the store a checkpoint needs (its data set, its levels) is found or built, and
     `on_note` hears one line about what was built. With `errors` (a list), a path that fails
     adds its one line there and the others go on, as `predict` does per image; without it,
-    the first failure raises."""
+    the first failure raises. `split` "validation": the last `validation` training images
+    (the hold-out of `train --validation N` and of sweeps), to select without the test set."""
+    if split not in SPLIT_NAMES:
+        raise PipelineError(f"--split {split!r}: choose one of {', '.join(SPLIT_NAMES)}")
+    if validation < 1:
+        raise PipelineError(f"--validation {validation}: must be >= 1")
     results = []
     datasets: dict[tuple, Dataset] = {}
     splits: dict[tuple, Split] = {}
@@ -104,7 +123,7 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
         try:
             for path in _resolve(Path(given)):
                 results.append(_evaluate_one(path, dataset, split, limit, data_dir, store,
-                                             datasets, splits, on_note))
+                                             datasets, splits, on_note, validation))
         except (PipelineError, StoreError) as exc:
             if errors is None:
                 raise
@@ -114,7 +133,7 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
 
 def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None,
                   data_dir: Path, store: Path | None, datasets: dict, splits: dict,
-                  on_note=None) -> dict:
+                  on_note=None, validation: int = 10_000) -> dict:
     cp = checkpoint.load(path)                   # verifies every chunk's checksum
     name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
     if dataset and cp.dataset and dataset != cp.dataset:
@@ -128,7 +147,7 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                 on_note(note)
         else:
             ds = open_store(name, data_dir, store)
-        splits[key] = ds.load(split, limit)
+        splits[key] = _load_split(ds, split, limit, validation)
         datasets[key] = ds
     ds = datasets[key]
     if cp.dataset and cp.dataset != ds.name:

@@ -17,6 +17,8 @@ Spec (every key but `dataset` optional):
     marks = [1_000_000, 5_000_000]        # also report accuracy at these sample counts
     search_seed = 0                       # seed of the random draws
     metric_window = 1                     # metric = mean of the last K evaluations
+    checkpoint_every = 0                  # > 0: keep every Kth epoch checkpoint (snapshots
+                                          # for `snnpipe ensemble`); 0: last and best only
     [fixed]   neurons = 200               # Config fields for every trial
     [grid]    grow_count = [5, 10]        # every combination
     [random]  decay_amount = {int = [1, 10]}, reinforce_positive = {log = [50, 500]},
@@ -49,7 +51,7 @@ from .errors import PipelineError
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
              "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
-             "metric_window"}
+             "metric_window", "checkpoint_every"}
 RANDOM_KINDS = ("int", "log", "choice")
 
 
@@ -70,6 +72,7 @@ class SweepSpec:
     limit_train: int | None = None
     eval_every: int = 1
     metric_window: int = 1
+    checkpoint_every: int = 0
 
     @property
     def swept(self) -> list[str]:
@@ -120,6 +123,8 @@ def read_spec(path: Path) -> SweepSpec:
     spec.search_seed = _positive_int(path, "search_seed", data.get("search_seed", 0), 0)
     spec.eval_every = _positive_int(path, "eval_every", data.get("eval_every", 1))
     spec.metric_window = _positive_int(path, "metric_window", data.get("metric_window", 1))
+    spec.checkpoint_every = _positive_int(path, "checkpoint_every",
+                                          data.get("checkpoint_every", 0), 0)
     if "limit_train" in data:
         spec.limit_train = _positive_int(path, "limit_train", data["limit_train"])
     marks = data.get("marks", [])
@@ -241,7 +246,8 @@ def run_trial(task: dict) -> dict:
             config=Config.from_dict(task["config"]), epochs=task["epochs"],
             dataset=task["dataset"], store=Path(task["store"]), seed=task["seed"],
             run_dir=run_dir, validation=task["validation"], limit_train=task["limit_train"],
-            eval_every=task["eval_every"], checkpoint_every=10**9,
+            eval_every=task["eval_every"],
+            checkpoint_every=task.get("checkpoint_every") or 10**9,
             wandb_mode=task["wandb_mode"], group=task["group"],
             resume=run_dir if (run_dir / "run.json").exists() else None)
         result = train(opts)
@@ -348,7 +354,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
               "store": str(stores[tuple(Config.from_dict(t["config"]).levels)]),
               "dataset": spec.dataset, "epochs": epochs, "validation": spec.validation,
               "limit_train": spec.limit_train, "eval_every": spec.eval_every,
-              "metric_window": spec.metric_window,
+              "metric_window": spec.metric_window, "checkpoint_every": spec.checkpoint_every,
               "marks": spec.marks, "threads": threads, "wandb_mode": wandb_mode,
               "group": spec.name} for t in todo]
     status = {"done": skipped, "running": len(tasks), "failed": 0, "total": len(trials),

@@ -82,7 +82,8 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster:
-        spec = spec_file(tmp_path, TINY.replace("marks", "metric_window = 2\nmarks"))
+        spec = spec_file(tmp_path, TINY.replace(
+            "marks", "metric_window = 2\ncheckpoint_every = 1\nmarks"))
         res = sweep(read_spec(spec), tmp_path / "s", wandb_mode="disabled",
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
@@ -91,6 +92,9 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
         history = [m["validation_accuracy"] for m in read_jsonl(Path(row["run_dir"]) /
                                                                   "metrics.jsonl")]
         assert len(history) == 2 and row["metric"] == pytest.approx(np.mean(history))
+        # checkpoint_every = 1: every epoch's snapshot is kept, for `snnpipe ensemble`
+        names = sorted(p.name for p in (Path(row["run_dir"]) / "checkpoints").iterdir())
+        assert names[:2] == ["best.zarr", "epoch-0001.zarr"] and "epoch-0002.zarr" in names
     from pipeline.report import sweep_table
     assert "mean of last 2" in sweep_table(read_spec(spec), res.rows, None)[1]
     # trials are deterministic: the same trial on another cluster gives the same metric
@@ -123,6 +127,7 @@ def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
     ("budget_samples = 0\n", "budget_samples must be an integer >= 1"),
     ("colour = 1\n", "unknown key(s) colour"),
     ("metric_window = 0\n", "metric_window must be an integer >= 1"),
+    ("checkpoint_every = -1\n", "checkpoint_every must be an integer >= 0"),
     ("[grid]\nneurons = [0]\n", "neurons must be > 0"),
 ])
 def test_bad_specs_are_one_line(tmp_path, text, message):

@@ -97,16 +97,22 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
     members = [root / "run" / "checkpoints" / f"epoch-000{e}.zarr" for e in (2, 3)]
     assert cp.cfg.neurons == 60 and cp.attrs["ensemble"]["members"] == list(map(str, [
         m.relative_to(root) for m in members]))
-    test = open_dataset(mnist_store).load("test", 500)
-    counts = 0
-    for m in members:
-        c = ckpt.load(m)
-        counts = counts + Network.from_arrays(c.cfg, c.arrays["receptors"],
-                                              c.arrays["weights"]).spike_counts(test.planes)
-    want = decided_correct(counts, test.labels.astype(np.int64))[0].mean()
-    res = snnpipe("eval", "ens.zarr", "--limit", 500, "--json", "--data-dir", data, cwd=root)
-    assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["results"][0]["accuracy"] == pytest.approx(want, abs=1e-12)
+    ds = open_dataset(mnist_store)
+    for split, images, args in (
+            ("test", ds.load("test", 500), ["--limit", 500]),
+            ("validation", ds.load("train").split_off(300)[1], ["--validation", 300])):
+        counts = 0
+        for m in members:
+            c = ckpt.load(m)
+            counts = counts + Network.from_arrays(c.cfg, c.arrays["receptors"],
+                                                  c.arrays["weights"]).spike_counts(
+                                                      images.planes)
+        want = decided_correct(counts, images.labels.astype(np.int64))[0].mean()
+        res = snnpipe("eval", "ens.zarr", "--split", split, *args, "--json", "--data-dir",
+                      data, cwd=root)
+        assert res.returncode == 0, res.stderr
+        got = json.loads(res.stdout)["results"][0]
+        assert got["accuracy"] == pytest.approx(want, abs=1e-12) and got["split"] == split
     # one line, nothing written, for each kind of bad request
     for args, words in ((["ens.zarr", "run"], "exists"),
                         (["one.zarr", members[0]], "at least 2"),
