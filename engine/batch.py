@@ -42,7 +42,7 @@ N_COUNTERS = 13
 (P_THRESHOLD, P_LEARN_LOW, P_LEARN_HIGH, P_PRUNE_BELOW, P_W0, P_REINFORCE_POS,
  P_REINFORCE_NEG, P_GROW_COUNT, P_DECAY_AMOUNT, P_DECAY_EVERY, P_POS_UP, P_POS_DOWN,
  P_POS_DEN, P_NEG_UP, P_NEG_DOWN, P_NEG_DEN, P_FORCED, P_CAP, P_NEURONS, P_PARTS,
- P_GENERATOR, P_GROWTH, P_BINARY32, P_CHUNKS, P_ANNEAL) = range(25)
+ P_GENERATOR, P_GROWTH, P_BINARY32, P_CHUNKS, P_ANNEAL, P_ANNEAL_START) = range(26)
 
 
 def pack_params(cfg: Config, parts: int) -> np.ndarray:
@@ -56,6 +56,7 @@ def pack_params(cfg: Config, parts: int) -> np.ndarray:
         GEN_GLIBC if cfg.generator == "glibc" else GEN_PCG64,
         GROWTH_DPI_WALK if cfg.growth == "dpi-walk" else GROWTH_UNIFORM,
         int(cfg.quantilizer == "binary32"), 4 * threads(), cfg.anneal_steps,
+        cfg.anneal_start,
     ], dtype=np.int64)
 
 
@@ -96,7 +97,7 @@ def _learn(receptors, weights, planes_i, first, nested, active, n_active, column
     w0 = p[P_W0] if positive else -p[P_W0]
     age = counters[POSITIVE_LEARNS]                 # the schedule's clock (off: unused)
     amount = annealed(p[P_REINFORCE_POS] if positive else p[P_REINFORCE_NEG], age,
-                      p[P_ANNEAL])
+                      p[P_ANNEAL], p[P_ANNEAL_START])
     rec_col = receptors[lo:hi]
     w_col = weights[lo:hi]
     if p[P_GROWTH] == GROWTH_DPI_WALK:
@@ -122,8 +123,8 @@ def _learn(receptors, weights, planes_i, first, nested, active, n_active, column
         counters[POSITIVE_LEARNS] += 1
         counters[C_POSITIVE] += 1
         if p[P_DECAY_AMOUNT] > 0 and counters[POSITIVE_LEARNS] % p[P_DECAY_EVERY] == 0:
-            counters[C_PRUNED_DECAY] += decay_and_prune(
-                weights, annealed(p[P_DECAY_AMOUNT], age, p[P_ANNEAL]), p[P_PRUNE_BELOW])
+            decay = annealed(p[P_DECAY_AMOUNT], age, p[P_ANNEAL], p[P_ANNEAL_START])
+            counters[C_PRUNED_DECAY] += decay_and_prune(weights, decay, p[P_PRUNE_BELOW])
     else:
         counters[NEGATIVE_LEARNS] += 1
         counters[C_NEGATIVE] += 1

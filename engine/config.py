@@ -48,6 +48,7 @@ class Config:
     sampling: str = "permutation"       # permutation | independent | redraw (his batches)
     # Variants beyond D𝜋 (docs/variants.md). Each is off by default: D𝜋's rules, bit for bit.
     anneal_steps: int = 0               # > 0: reinforcement and decay shrink (engine/schedule)
+    anneal_start: int = 0               # ...once this many positive steps have passed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", _int_levels(self.levels))
@@ -72,7 +73,8 @@ class Config:
                      "negative_up", "negative_down", "negative_denominator"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("learn_low", "prune_below", "grow_count", "decay_amount", "anneal_steps"):
+        for name in ("learn_low", "prune_below", "grow_count", "decay_amount", "anneal_steps",
+                     "anneal_start"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.columns < 2:
@@ -123,6 +125,9 @@ class Config:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must not exceed "
                                   f"spike_threshold ({self.spike_threshold}) in size: no "
                                   "weight may reach the threshold")
+        if self.anneal_start and not self.anneal_steps:
+            raise ConfigError(f"anneal_start ({self.anneal_start}) does nothing without a "
+                              "schedule: set anneal_steps > 0 too, or leave anneal_start 0")
         if self.anneal_steps * self.spike_threshold > MAX_THRESHOLD:
             raise ConfigError(f"anneal_steps ({self.anneal_steps}) * spike_threshold must stay "
                               f"below 2**62; use anneal_steps <= "
@@ -197,7 +202,7 @@ MAX_LEVELS = 64
 MAX_THRESHOLD = 2**62
 MAX_COUNT = 2**31 - 1
 COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",
-          "anneal_steps",
+          "anneal_steps", "anneal_start",
           "decay_every", "batch_size", "positive_up", "positive_down", "positive_denominator",
           "negative_up", "negative_down", "negative_denominator")
 
@@ -225,6 +230,7 @@ FIELD_HELP: dict[str, str] = {
     "sampling": "permutation (per epoch) | independent | redraw (D𝜋's: rnd(n), redraw repeats)",
     "anneal_steps": "variant, 0 = off (D𝜋): > 0 shrinks reinforcement and decay as "
                     "amount * a / (a + positive steps); docs/variants.md",
+    "anneal_start": "variant: with anneal_steps > 0, positive steps before the schedule starts",
 }
 
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,

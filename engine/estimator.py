@@ -68,7 +68,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
                  negative_up=150, negative_down=1, negative_denominator=900,
                  prime_forced_positive=True, prime_negative_cap=True, quantilizer="exact",
                  generator="pcg64", growth="uniform", sampling="permutation",
-                 anneal_steps=0, max_samples=None, random_state=None):
+                 anneal_steps=0, anneal_start=0, max_samples=None, random_state=None):
         self.neurons = neurons
         self.slots = slots
         self.levels = levels
@@ -96,6 +96,7 @@ class SONNClassifier(ClassifierMixin, BaseEstimator):
         self.growth = growth
         self.sampling = sampling
         self.anneal_steps = anneal_steps
+        self.anneal_start = anneal_start
         self.max_samples = max_samples
         self.random_state = random_state
 

@@ -5,11 +5,14 @@ by the same `decay_amount` for the whole run, so on the plateau every step is as
 the first day and the network keeps jittering around its optimum (neighbouring evaluations
 differ by 0.04-0.1 points). The schedule shrinks both as the run matures:
 
-    amount(P) = trunc(amount * anneal_steps / (anneal_steps + P)),  at least 1 in size,
+    amount(P) = trunc(amount * anneal_steps / (anneal_steps + max(0, P - anneal_start))),
 
-where P is `positive_learns` when the step starts (the run's age in positive learning steps,
-the clock D𝜋's decay already uses). `anneal_steps = 0` (the default) is D𝜋's rule: the amount
-is used unchanged, bit for bit. Growth, the learning window and pruning are unchanged.
+at least 1 in size, where P is `positive_learns` when the step starts (the run's age in
+positive learning steps, the clock D𝜋's decay already uses). `anneal_start` delays the
+shrinking: D𝜋's SONN learns by turnover (pruning weak connections, growing new ones), and
+smaller steps slow the pruning, so a schedule that starts at once freezes a young network.
+`anneal_steps = 0` (the default) is D𝜋's rule: the amount is used unchanged, bit for bit.
+Growth, the learning window and pruning are unchanged.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from numba import njit
 
 
 @njit(cache=True)
-def annealed(amount: int, positive_learns: int, anneal_steps: int) -> int:
+def annealed(amount: int, positive_learns: int, anneal_steps: int, anneal_start: int) -> int:
     """The scheduled amount (same sign as `amount`); `anneal_steps` <= 0: `amount` itself.
 
     Exact integer arithmetic: Config keeps |amount| * anneal_steps below 2**62."""
     if anneal_steps <= 0 or amount == 0:
         return amount
-    size = abs(amount) * anneal_steps // (anneal_steps + positive_learns)
+    age = positive_learns - anneal_start
+    if age <= 0:
+        return amount
+    size = abs(amount) * anneal_steps // (anneal_steps + age)
     if size < 1:
         size = 1
     return size if amount > 0 else -size

@@ -74,9 +74,9 @@ class StepwiseTrainer(Trainer):
             c.negative_steps += 1
 
     def _scheduled(self, amount):
-        """docs/variants.md, "Learning-rate schedule": amount * a / (a + P), at least 1."""
-        a, age = self.cfg.anneal_steps, self.state.positive_learns
-        if a == 0 or amount == 0:
+        """docs/variants.md, "Learning-rate schedule": amount * a / (a + P - start)."""
+        a, age = self.cfg.anneal_steps, self.state.positive_learns - self.cfg.anneal_start
+        if a == 0 or amount == 0 or age <= 0:
             return amount
         size = max(1, abs(amount) * a // (a + age))
         return size if amount > 0 else -size

@@ -28,7 +28,7 @@ def snnpipe(*args, cwd):
 
 # ----------------------------------------------------------- learning-rate schedule
 def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
-    assert Config().anneal_steps == 0
+    assert Config().anneal_steps == 0 and Config().anneal_start == 0
     assert all(Config.preset(p).anneal_steps == 0
                for p in ("default", "dpi-98.9", "dpi-program", "dpi-program-98.9"))
     res = snnpipe("config", "show", cwd=tmp_path)
@@ -37,17 +37,17 @@ def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
 
 
 @given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),
-       a=st.integers(1, 10**7))
-def test_the_schedule_shrinks_amounts_toward_one_and_keeps_their_sign(amount, age, a):
-    got = annealed(amount, age, a)
-    assert annealed(amount, age, 0) == amount                 # off: D𝜋's amount
+       a=st.integers(1, 10**7), start=st.integers(0, 10**6))
+def test_the_schedule_shrinks_amounts_toward_one_and_keeps_their_sign(amount, age, a, start):
+    got = annealed(amount, start + age, a, start)
+    assert annealed(amount, start + age, 0, start) == amount  # off: D𝜋's amount
+    assert annealed(amount, start, a, start) == amount        # not started: unchanged
     if amount == 0:
         assert got == 0
         return
     assert np.sign(got) == np.sign(amount) and 1 <= abs(got) <= abs(amount)
     assert abs(got) == max(1, abs(amount) * a // (a + age))
-    assert abs(annealed(amount, age + 1000, a)) <= abs(got)   # never grows with age
-    assert annealed(amount, 0, a) == amount                   # a young run: unchanged
+    assert abs(annealed(amount, start + age + 1000, a, start)) <= abs(got)  # never grows
 
 
 def test_a_config_whose_schedule_could_overflow_is_refused():
@@ -55,6 +55,8 @@ def test_a_config_whose_schedule_could_overflow_is_refused():
         Config(anneal_steps=2**62)
     with pytest.raises(ValueError, match="anneal_steps"):
         Config(anneal_steps=-1)
+    with pytest.raises(ValueError, match="anneal_start"):
+        Config(anneal_start=1000)                  # no schedule to delay
 
 
 # ------------------------------------------------------------------------ ensembles
@@ -143,7 +145,7 @@ def test_every_rule_commutes_with_a_permutation_of_the_pixels(cfg, seed):
         rng.random((7, len(cfg.levels), cfg.receptors)) < 0.4, axis=1)
     moved = _relabel(net, perm)
     assert np.array_equal(moved.spike_counts(planes[:, :, perm]), net.spike_counts(planes))
-    amount = annealed(cfg.reinforce_positive, int(rng.integers(0, 1000)), 50)
+    amount = annealed(cfg.reinforce_positive, int(rng.integers(0, 1000)), 50, 10)
     net.reinforce(planes[0], 0, amount)
     moved.reinforce(planes[0][:, perm], 0, amount)
     assert np.array_equal(moved.weights, net.weights)
