@@ -125,9 +125,6 @@ class Config:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must not exceed "
                                   f"spike_threshold ({self.spike_threshold}) in size: no "
                                   "weight may reach the threshold")
-        if self.anneal_start and not self.anneal_steps:
-            raise ConfigError(f"anneal_start ({self.anneal_start}) does nothing without a "
-                              "schedule: set anneal_steps > 0 too, or leave anneal_start 0")
         if self.anneal_steps * self.spike_threshold > MAX_THRESHOLD:
             raise ConfigError(f"anneal_steps ({self.anneal_steps}) * spike_threshold must stay "
                               f"below 2**62; use anneal_steps <= "
@@ -230,7 +227,8 @@ FIELD_HELP: dict[str, str] = {
     "sampling": "permutation (per epoch) | independent | redraw (D𝜋's: rnd(n), redraw repeats)",
     "anneal_steps": "variant, 0 = off (D𝜋): > 0 shrinks reinforcement and decay as "
                     "amount * a / (a + positive steps); docs/variants.md",
-    "anneal_start": "variant: with anneal_steps > 0, positive steps before the schedule starts",
+    "anneal_start": "variant: positive steps before the schedule starts (no effect while "
+                    "anneal_steps = 0)",
 }
 
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,

@@ -44,7 +44,7 @@ def configs(draw, big=False, **fixed):
         negative_down=draw(st.integers(1, 5)),
     )
     kw["anneal_steps"] = draw(st.sampled_from([0, 0, 1, 3, 50]))
-    kw["anneal_start"] = draw(st.sampled_from([0, 2, 10])) if kw["anneal_steps"] else 0
+    kw["anneal_start"] = draw(st.sampled_from([0, 2, 10]))
     kw.update(fixed)
     return Config(**kw)
 

@@ -56,7 +56,7 @@ def test_a_config_whose_schedule_could_overflow_is_refused():
     with pytest.raises(ValueError, match="anneal_steps"):
         Config(anneal_steps=-1)
     with pytest.raises(ValueError, match="anneal_start"):
-        Config(anneal_start=1000)                  # no schedule to delay
+        Config(anneal_steps=10, anneal_start=-1)
 
 
 # ------------------------------------------------------------------------ ensembles
