@@ -296,9 +296,12 @@ def test_ensemble_sigkill_at_every_write_point(mnist_store, tmp_path):
                            ["ensemble", tmp_path / "ref.zarr", *members, "--force"])
     assert "ref.zarr: old copy moved aside" in replace and len(fresh) >= 2
     want = ckpt.load(tmp_path / "ref.zarr").arrays["weights"].tobytes()
-    for k, force in [(k, False) for k in range(1, len(fresh) + 1)] + \
-                    [(k, True) for k in range(1, len(replace) + 1)]:
-        out = tmp_path / f"ens-{k}-{force}.zarr"
+
+    def kill_then_finish(job):
+        k, force = job
+        folder = tmp_path / f"ens-{k}-{force}"
+        folder.mkdir()
+        out = folder / "ens.zarr"
         if force:
             shutil.copytree(tmp_path / "ref.zarr", out)
         res = run("ensemble", out, *members, *(["--force"] if force else []),
@@ -309,5 +312,10 @@ def test_ensemble_sigkill_at_every_write_point(mnist_store, tmp_path):
         again = run("ensemble", out, *members, "--force")
         assert again.returncode == 0, (k, force, again.stderr)
         assert ckpt.load(out).arrays["weights"].tobytes() == want
-        hidden = [p.name for p in tmp_path.glob(".*") if not p.name.endswith(".lock")]
+        hidden = [p.name for p in folder.glob(".*") if not p.name.endswith(".lock")]
         assert hidden == [], (k, force, hidden)
+
+    jobs = [(k, False) for k in range(1, len(fresh) + 1)] + \
+           [(k, True) for k in range(1, len(replace) + 1)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(kill_then_finish, jobs))
