@@ -546,29 +546,8 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
                   "test accuracy over these bands (the level, not a best-of-many).")] = None,
          ) -> None:
     """Draw a run's curves, confusion matrix and receptive fields as PNGs."""
-    from .plots import plot_comparison, plot_run
-    from .summary import summary_lines
-    for folder in [run_dir, *(a.split("=", 1)[-1] for a in against or [])]:
-        if not Path(folder).is_dir():
-            raise PipelineError(f"{folder}: no such run folder")
-    if against:
-        if any("=" not in a for a in against):
-            raise PipelineError("--against takes LABEL=RUN_DIR, e.g. --against exact=docs/plateau")
-        pairs = [(a.split("=", 1)[0], Path(a.split("=", 1)[1])) for a in against]
-        labels = [label, *(name for name, _ in pairs)]
-        repeated = sorted({n for n in labels if labels.count(n) > 1})
-        if repeated:
-            raise PipelineError(f"label {repeated[0]!r} is used twice (--label and --against "
-                                "labels name one run each); give every run its own label")
-        others = dict(pairs)
-        target = Path(output or Path(run_dir) / "plots") / "comparison.png"
-        out.print(str(plot_comparison({label: Path(run_dir), **others}, target)))
-        for line in summary_lines({label: Path(run_dir), **others}, band or []):
-            out.print(line, markup=False)
-        return
-    for p in plot_run(run_dir, output):
-        out.print(str(p))
-    for line in summary_lines({label: Path(run_dir)}, band or []):
+    from .plots import draw
+    for line in draw(run_dir, output, against or [], label, band or []):
         out.print(line, markup=False)
 
 

@@ -27,6 +27,31 @@ DPI_LARGE_TARGET = 98.9          # his claim for 7,920 neurons per class
 DPI_POINTS = [(1_025_400, 66.45)]
 
 
+def draw(run_dir: Path, output: Path | None, against: list[str], label: str,
+         bands: list[str]) -> list[str]:
+    """Stage `plot`: a run's PNGs, or with `against` (LABEL=RUN_DIR each) one comparison
+    plot; then the summary lines for `bands`. Returns the lines to print."""
+    from .summary import summary_lines
+    for folder in [run_dir, *(a.split("=", 1)[-1] for a in against)]:
+        if not Path(folder).is_dir():
+            raise PipelineError(f"{folder}: no such run folder")
+    if any("=" not in a for a in against):
+        raise PipelineError("--against takes LABEL=RUN_DIR, e.g. --against exact=docs/plateau")
+    pairs = [(a.split("=", 1)[0], Path(a.split("=", 1)[1])) for a in against]
+    labels = [label, *(name for name, _ in pairs)]
+    repeated = sorted({n for n in labels if labels.count(n) > 1})
+    if repeated:
+        raise PipelineError(f"label {repeated[0]!r} is used twice (--label and --against "
+                            "labels name one run each); give every run its own label")
+    runs_by_label = {label: Path(run_dir), **dict(pairs)}
+    if against:
+        target = Path(output or Path(run_dir) / "plots") / "comparison.png"
+        drawn = [plot_comparison(runs_by_label, target)]
+    else:
+        drawn = plot_run(run_dir, output)
+    return [*map(str, drawn), *summary_lines(runs_by_label, bands)]
+
+
 def load_points(run_dir: Path) -> list[dict]:
     """Evaluation points of a run, normalised to reproduce-style keys."""
     run_dir = Path(run_dir)
