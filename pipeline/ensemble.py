@@ -2,8 +2,8 @@
 
 Snapshot ensembles (the last K epoch checkpoints of one run) and seed ensembles (runs with
 different seeds) both become one ordinary checkpoint (engine/ensemble.py explains why that
-is exact), which `eval`, `predict` and `load_estimator` use like any other. It cannot be
-trained on: it has no trainer state.
+is exact), which `eval`, `predict` and `load_estimator` use like any other. Its trainer
+state is a fresh one: it is a network to score, not a run to resume (it has no run folder).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.config import ConfigError
 from engine.ensemble import stack
+from engine.trainer import Trainer
 from stores import checkpoint, runs
 from stores.atomic import recover
 from stores.locks import exclusive
@@ -73,7 +74,8 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
         raise PipelineError(str(exc)) from None
     info = {"members": [str(p) for p in chosen],
             "neurons": [cp.cfg.neurons for cp in loaded]}
-    checkpoint.save(output, cfg, {"receptors": rec, "weights": w}, {},
+    fresh = Trainer(cfg).state_dict()   # valid and unused: predict, load_estimator read it
+    checkpoint.save(output, cfg, {"receptors": rec, "weights": w}, fresh,
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
                     extra={"ensemble": info})
     return {"output": str(output), "neurons_per_column": cfg.neurons, **info}

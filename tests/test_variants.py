@@ -115,6 +115,11 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
         assert res.returncode == 0, res.stderr
         got = json.loads(res.stdout)["results"][0]
         assert got["accuracy"] == pytest.approx(want, abs=1e-12) and got["split"] == split
+    # predict and the estimator read it like any checkpoint
+    from stores.checkpoint import load_estimator
+    x = images.pixels[:50]
+    assert load_estimator(root / "ens.zarr").score(x, images.labels[:50]) == pytest.approx(
+        decided_correct(counts[:50], images.labels[:50].astype(np.int64))[0].mean())
     # one line, nothing written, for each kind of bad request
     res = snnpipe("ensemble", "ens.zarr", "run", cwd=root)
     assert res.returncode == 1 and res.stderr.count("error:") == 1, res.stderr
