@@ -357,8 +357,10 @@ def eval_(
     limit: Annotated[int | None, typer.Option(help="Use the first N images.")] = None,
     data_dir: DataDir = Path("data"),
     store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
-    validation: Annotated[int, typer.Option(
-        help="With --split validation: how many of the last training images.")] = 10_000,
+    validation: Annotated[int | None, typer.Option(
+        help="With --split validation: the hold-out's size, checked against the "
+             "checkpoint's record (older checkpoints: taken as given; default 10,000).")
+    ] = None,
 ) -> None:
     """Evaluate checkpoints: accuracy, no-decision rate, precision / recall / F1."""
     from .evaluate import evaluate_checkpoints

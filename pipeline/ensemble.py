@@ -15,27 +15,51 @@ from engine.ensemble import stack
 from engine.trainer import Trainer
 from stores import checkpoint, runs
 from stores.atomic import recover
+from stores.errors import StoreError
 from stores.locks import exclusive
 
 from .errors import PipelineError
+from .evaluate import holdout_of
 
 
 def members(paths: list[Path], last: int | None) -> list[Path]:
     """Checkpoints named directly; a run folder gives its last `last` epoch checkpoints
-    (all of them without --last)."""
+    (all of them without --last). Each member once: a repeat would count its votes twice."""
     out: list[Path] = []
+    folders = 0
     for p in map(Path, paths):
         if (p / "checkpoints").is_dir():
             found = runs.epoch_checkpoints(p)
             if not found:
                 raise PipelineError(f"{p} has no epoch-NNNN.zarr checkpoints to take snapshots "
                                     "from; name checkpoints directly instead")
+            if last and len(found) < last:
+                raise PipelineError(f"{p} has {len(found)} epoch checkpoints, fewer than "
+                                    f"--last {last}; ask for fewer")
             out += found[-last:] if last else found
+            folders += 1
         elif p.exists():
             out.append(p)
         else:
             raise PipelineError(f"{p}: no such checkpoint or run folder")
+    if last and not folders:
+        raise PipelineError(f"--last {last} takes snapshots from a run folder, and none was "
+                            "given; name a run folder or drop --last")
+    seen: dict[Path, Path] = {}
+    for p in out:
+        if p.resolve() in seen:
+            raise PipelineError(f"{p} is named twice (also as {seen[p.resolve()]}); an "
+                                "ensemble counts each member's votes once")
+        seen[p.resolve()] = p
     return out
+
+
+def _inside_a_run(path: Path) -> Path | None:
+    """The run folder `path` is in (or is), if any: an ensemble is never written there."""
+    for folder in [path, *path.parents]:
+        if (folder / "run.json").exists() or (folder / "checkpoints").is_dir():
+            return folder
+    return None
 
 
 def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
@@ -44,6 +68,10 @@ def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
     if last is not None and last < 1:
         raise PipelineError(f"--last {last}: must be >= 1 (or left out for every snapshot)")
     output = Path(output)
+    run = _inside_a_run(output.resolve())
+    if run is not None:
+        raise PipelineError(f"{output} is inside the run folder {run}; write the ensemble "
+                            "elsewhere (a run folder holds only its own checkpoints)")
     with exclusive(output):                    # one writer; finish what a kill left
         recover(output)
         return _build(paths, output, last, force)
@@ -53,29 +81,49 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
     if output.exists() and not force:
         raise PipelineError(f"{output} exists; pick another output or pass --force to "
                             "replace it")
+    if output.exists() and not _is_ensemble(output):
+        raise PipelineError(f"{output} exists and is not an ensemble checkpoint; --force "
+                            "replaces only an earlier ensemble: pick another output")
     chosen = members(paths, last)
     if len(chosen) < 2:
         raise PipelineError(f"an ensemble needs at least 2 checkpoints, got {len(chosen)}; "
                             "name more checkpoints or a run folder with more snapshots")
-    if output.resolve() in {p.resolve() for p in chosen}:
-        raise PipelineError(f"{output} is one of the members; write the ensemble elsewhere")
     loaded = [checkpoint.load(p) for p in chosen]    # each verified, one line if damaged
     first = loaded[0]
-    for cp in loaded[1:]:
-        if (cp.dataset, cp.checksums) != (first.dataset, first.checksums):
+    for cp in loaded:
+        if "ensemble" in cp.attrs:
+            raise PipelineError(f"{cp.path} is itself an ensemble; name its members instead "
+                                "(or its votes would be counted again)")
+        same = {k: (cp.attrs.get(k), first.attrs.get(k)) for k in ("data", "classes")}
+        if (cp.dataset, cp.checksums) != (first.dataset, first.checksums) or any(
+                a != b for a, b in same.values()):
             raise PipelineError(f"{cp.path} was trained on other data than {first.path} "
-                                "(data set or source checksums differ); an ensemble's members "
-                                "must share their data")
+                                "(data set, source checksums, image shape or classes differ); "
+                                "an ensemble's members must share their data")
+        if holdout_of(cp) != holdout_of(first):
+            raise PipelineError(f"{cp.path} held out other training images than "
+                                f"{first.path}; an ensemble's members must share their "
+                                "validation split")
     try:
         cfg, rec, w = stack([cp.cfg for cp in loaded],
                             [cp.arrays["receptors"] for cp in loaded],
                             [cp.arrays["weights"] for cp in loaded])
     except (ValueError, ConfigError) as exc:
         raise PipelineError(str(exc)) from None
-    info = {"members": [str(p) for p in chosen],
+    info = {"members": [str(p.resolve()) for p in chosen],
             "neurons": [cp.cfg.neurons for cp in loaded]}
+    extra = {k: first.attrs[k] for k in ("data", "classes") if k in first.attrs}
+    if holdout_of(first) is not None:
+        extra["holdout"] = holdout_of(first)
     fresh = Trainer(cfg).state_dict()   # valid and unused: predict, load_estimator read it
     checkpoint.save(output, cfg, {"receptors": rec, "weights": w}, fresh,
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
-                    extra={"ensemble": info})
+                    extra={"ensemble": info, **extra})
     return {"output": str(output), "neurons_per_column": cfg.neurons, **info}
+
+
+def _is_ensemble(path: Path) -> bool:
+    try:
+        return "ensemble" in checkpoint.load(path).attrs
+    except StoreError:
+        return False

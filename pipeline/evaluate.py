@@ -70,14 +70,44 @@ def evaluate(net: Network, split: Split) -> dict:
 SPLIT_NAMES = ("test", "train", "validation")
 
 
-def _load_split(ds: Dataset, split: str, limit: int | None, validation: int) -> Split:
-    if split != "validation":
-        return ds.load(split, limit)
-    train = ds.load("train")
-    if validation >= len(train):
-        raise PipelineError(f"--validation {validation}: the training split has only "
-                            f"{len(train)} images; hold out fewer")
-    return train.split_off(validation)[1].head(limit)
+def holdout_of(cp: checkpoint.Checkpoint) -> dict | None:
+    """The training images a checkpoint's run held out: `{"validation": N, "limit_train":
+    L}` as `train` records it (N = 0: none). Older checkpoints do not record it; if their
+    history was scored on validation, N and L are unknown (None); if on test, there was no
+    hold-out (None is returned)."""
+    recorded = cp.attrs.get("holdout")
+    if isinstance(recorded, dict):
+        n, limit = recorded.get("validation"), recorded.get("limit_train")
+        if not all(v is None or (type(v) is int and v >= 0) for v in (n, limit)):
+            raise PipelineError(f"{cp.path}: its holdout record {recorded} is corrupt; "
+                                "use another checkpoint of its run")
+        return {"validation": n, "limit_train": limit}
+    run = cp.attrs.get("run")
+    rows = [cp.metrics, *(run.get("history", []) if isinstance(run, dict) else [])]
+    if any(isinstance(r, dict) and "validation_accuracy" in r for r in rows):
+        return {"validation": None, "limit_train": None}
+    return None
+
+
+def validation_images(cp: checkpoint.Checkpoint, train: Split,
+                      requested: int | None) -> Split:
+    """The checkpoint's own hold-out: the images its run never trained on. Refused when it
+    trained on every training image, or when --validation disagrees with its record."""
+    held = holdout_of(cp)
+    if held is None or held.get("validation") == 0:
+        raise PipelineError(f"{cp.path} was trained on every training image (no validation "
+                            "hold-out): a validation score would be a training score; score "
+                            "it with --split test, or train with --validation N")
+    n, limit = held.get("validation"), held.get("limit_train")
+    if n is not None and requested is not None and requested != n:
+        raise PipelineError(f"{cp.path} held out the last {n:,} training images; drop "
+                            f"--validation or pass --validation {n}")
+    n = n if n is not None else (requested or 10_000)   # older checkpoints: as told
+    images = train.head(limit)
+    if not 0 < n < len(images):
+        raise PipelineError(f"--validation {n}: the training split has {len(images)} "
+                            "images; hold out fewer")
+    return images.split_off(n)[1]
 
 
 def resolve_checkpoints(paths: list[Path]) -> list[Path]:
@@ -105,16 +135,20 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
                          limit: int | None, data_dir: Path,
                          store: Path | None = None,
                          errors: list[str] | None = None, on_note=None,
-                         validation: int = 10_000) -> list[dict]:
+                         validation: int | None = None) -> list[dict]:
     """Evaluate each checkpoint on the store it belongs to; refuse mismatched stores. Without
     --store, the store a checkpoint needs (its data set, its levels) is found or built, and
     `on_note` hears one line about what was built. With `errors` (a list), a path that fails
     adds its one line there and the others go on, as `predict` does per image; without it,
-    the first failure raises. `split` "validation": the last `validation` training images
-    (the hold-out of `train --validation N` and of sweeps), to select without the test set."""
+    the first failure raises. `split` "validation": each checkpoint's own hold-out (the
+    images `train --validation N` and sweeps kept out of training), to select without the
+    test set; `validation` only checks (or, for older checkpoints, gives) its size."""
     if split not in SPLIT_NAMES:
         raise PipelineError(f"--split {split!r}: choose one of {', '.join(SPLIT_NAMES)}")
-    if validation < 1:
+    if validation is not None and split != "validation":
+        raise PipelineError(f"--validation {validation} applies to --split validation only; "
+                            "drop it or add --split validation")
+    if validation is not None and validation < 1:
         raise PipelineError(f"--validation {validation}: must be >= 1")
     results = []
     datasets: dict[tuple, Dataset] = {}
@@ -133,7 +167,7 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
 
 def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None,
                   data_dir: Path, store: Path | None, datasets: dict, splits: dict,
-                  on_note=None, validation: int = 10_000) -> dict:
+                  on_note=None, validation: int | None = None) -> dict:
     cp = checkpoint.load(path)                   # verifies every chunk's checksum
     name = dataset or cp.dataset or "mnist"      # "": an estimator's, store unknown
     if dataset and cp.dataset and dataset != cp.dataset:
@@ -147,9 +181,12 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                 on_note(note)
         else:
             ds = open_store(name, data_dir, store)
-        splits[key] = _load_split(ds, split, limit, validation)
+        splits[key] = ds.load("train" if split == "validation" else split,
+                              None if split == "validation" else limit)
         datasets[key] = ds
     ds = datasets[key]
+    images = (validation_images(cp, splits[key], validation).head(limit)
+              if split == "validation" else splits[key])
     if cp.dataset and cp.dataset != ds.name:
         raise PipelineError(f"{path} was trained on {cp.dataset}, the store holds "
                             f"{ds.name}; evaluate with --dataset {cp.dataset}")
@@ -160,10 +197,10 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                             f"it needs), or build one with its levels (`snnpipe preprocess "
                             f"--dataset {ds.name} --levels {lv} --output STORE`) and pass "
                             "--store STORE")
-    if cp.cfg.receptors != splits[key].planes.shape[2]:
+    if cp.cfg.receptors != images.planes.shape[2]:
         raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
-                            f"{splits[key].planes.shape[2]}-pixel images")
-    labels = splits[key].labels
+                            f"{images.planes.shape[2]}-pixel images")
+    labels = images.labels
     if len(labels) and int(labels.max()) >= cp.cfg.columns:
         raise PipelineError(f"{path} has {cp.cfg.columns} columns (classes) but {ds.path} "
                             f"holds label {int(labels.max())}; it was not trained on this data")
@@ -177,7 +214,9 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                             f"than {ds.path} (their checksums differ, whatever its dataset "
                             "attribute says); evaluate it on the store it was trained on")
     net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
-    res = evaluate(net, splits[key])
+    res = evaluate(net, images)
+    if split == "validation":
+        res["validation_images"] = len(images)
     res.update(checkpoint=str(path), epoch=cp.epoch, dataset=ds.name, split=split,
                recorded_test_accuracy=cp.metrics.get("test_accuracy"))
     return res

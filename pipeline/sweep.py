@@ -18,7 +18,8 @@ Spec (every key but `dataset` optional):
     search_seed = 0                       # seed of the random draws
     metric_window = 1                     # metric = mean of the last K evaluations
     checkpoint_every = 0                  # > 0: keep every Kth epoch checkpoint (snapshots
-                                          # for `snnpipe ensemble`); 0: last and best only
+                                          # for `snnpipe ensemble`); 0: the final epoch's,
+                                          # last and best only
     [fixed]   neurons = 200               # Config fields for every trial
     [grid]    grow_count = [5, 10]        # every combination
     [random]  decay_amount = {int = [1, 10]}, reinforce_positive = {log = [50, 500]},

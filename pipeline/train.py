@@ -362,7 +362,7 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             if not done:
                 record = _record(rows, best, best_epoch)
                 _save(runs.checkpoints_dir(run_dir) / "last.zarr", trainer, epoch - 1, {}, ds,
-                      record)
+                      record, opts)
                 break
             seconds = time.perf_counter() - start
             row = _epoch_row(trainer, epoch, seconds)
@@ -434,9 +434,13 @@ def _epoch_row(trainer: Trainer, epoch: int, seconds: float) -> dict:
 
 
 def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset,
-          record: dict) -> None:
+          record: dict, opts: TrainOptions) -> None:
+    """The `holdout` attribute names the training images the run never trained on (the
+    last `validation` of the first `limit_train`); `eval --split validation` reads it."""
+    holdout = {"validation": opts.validation, "limit_train": opts.limit_train}
     ckpt.save(path, trainer.cfg, trainer.state_arrays(), trainer.state_dict(), epoch,
-              metrics, ds.name, ds.checksums, {"run": record, "data": store_info(ds)})
+              metrics, ds.name, ds.checksums,
+              {"run": record, "data": store_info(ds), "holdout": holdout})
 
 
 def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Dataset,
@@ -446,10 +450,10 @@ def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Data
     last.zarr is in place redoes the epoch on resume, rewriting the same files."""
     folder = runs.checkpoints_dir(run_dir)
     if epoch % opts.checkpoint_every == 0 or epoch == opts.epochs:
-        _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record)
+        _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record, opts)
     if improved:
-        _save(folder / "best.zarr", trainer, epoch, row, ds, record)
-    _save(folder / "last.zarr", trainer, epoch, row, ds, record)
+        _save(folder / "best.zarr", trainer, epoch, row, ds, record, opts)
+    _save(folder / "last.zarr", trainer, epoch, row, ds, record, opts)
 
 
 def strip_timing(row: dict) -> dict:

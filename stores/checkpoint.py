@@ -155,7 +155,7 @@ def load(path: Path) -> Checkpoint:
 _ATTR_TYPES: dict[str, tuple[type, str]] = {
     "config": (dict, "a table"), "state": (dict, "a table"), "metrics": (dict, "a table"),
     "dataset": (str, "a string"), "levels": (list, "a list"), "checksums": (dict, "a table"),
-    "run": (dict, "a table"), "classes": (list, "a list"),
+    "run": (dict, "a table"), "classes": (list, "a list"), "holdout": (dict, "a table"),
 }
 
 

@@ -15,7 +15,9 @@ def levels(draw, max_levels=5):
 
 
 @st.composite
-def configs(draw, big=False, **fixed):
+def configs(draw, big=False, variants=False, **fixed):
+    """Random small configs; `variants=True` also switches on the variants beyond D𝜋
+    (docs/variants.md), for tests whose reference implements them (tests/stepwise.py)."""
     threshold = draw(st.sampled_from([1_000, 50_000, 1_000_000] + ([2**33] if big else [])))
     low = draw(st.integers(0, threshold))
     high = draw(st.integers(low + 1, 3 * threshold))
@@ -43,8 +45,9 @@ def configs(draw, big=False, **fixed):
         negative_up=draw(st.integers(1, 200)),
         negative_down=draw(st.integers(1, 5)),
     )
-    kw["anneal_steps"] = draw(st.sampled_from([0, 0, 1, 3, 50]))
-    kw["anneal_start"] = draw(st.sampled_from([0, 2, 10]))
+    if variants:
+        kw["anneal_steps"] = draw(st.sampled_from([0, 0, 1, 3, 50]))
+        kw["anneal_start"] = draw(st.sampled_from([0, 2, 10]))
     kw.update(fixed)
     return Config(**kw)
 

@@ -5,6 +5,7 @@ rest of the suite checks: test_faithful, test_engine_exact, the committed replay
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from engine.trainer import Trainer, decided_correct
 from stores import checkpoint as ckpt
 
 SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def snnpipe(*args, cwd):
@@ -51,8 +53,8 @@ def test_the_schedule_shrinks_amounts_toward_one_and_keeps_their_sign(amount, ag
 
 
 def test_a_config_whose_schedule_could_overflow_is_refused():
-    with pytest.raises(ValueError, match="anneal_steps"):
-        Config(anneal_steps=2**62)
+    with pytest.raises(ValueError, match=r"anneal_steps \(2147483647\) \* spike_threshold"):
+        Config(anneal_steps=2**31 - 1, spike_threshold=2**40, slots=1)
     with pytest.raises(ValueError, match="anneal_steps"):
         Config(anneal_steps=-1)
     with pytest.raises(ValueError, match="anneal_start"):
@@ -84,7 +86,7 @@ def test_stack_refuses_members_the_forward_pass_reads_differently():
 def tiny_run(mnist_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("ens")
     res = snnpipe("train", "--data-dir", mnist_store.parent, "--epochs", 3, "--set",
-                  "neurons=30", "--limit-train", 2000, "--limit-test", 500, "--seed", 5,
+                  "neurons=30", "--limit-train", 2000, "--validation", 300, "--seed", 5,
                   "--run-dir", root / "run", "--wandb-mode", "disabled", cwd=root)
     assert res.returncode == 0, res.stderr
     return root
@@ -97,12 +99,14 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
     assert res.returncode == 0, res.stderr
     cp = ckpt.load(root / "ens.zarr")
     members = [root / "run" / "checkpoints" / f"epoch-000{e}.zarr" for e in (2, 3)]
-    assert cp.cfg.neurons == 60 and cp.attrs["ensemble"]["members"] == list(map(str, [
-        m.relative_to(root) for m in members]))
+    assert cp.cfg.neurons == 60
+    assert cp.attrs["ensemble"]["members"] == [str(m.resolve()) for m in members]
+    assert cp.attrs["holdout"] == {"validation": 300, "limit_train": 2000}
+    assert cp.attrs["data"] == ckpt.load(members[0]).attrs["data"]
     ds = open_dataset(mnist_store)
     for split, images, args in (
             ("test", ds.load("test", 500), ["--limit", 500]),
-            ("validation", ds.load("train").split_off(300)[1], ["--validation", 300])):
+            ("validation", ds.load("train", 2000).split_off(300)[1], [])):
         counts = 0
         for m in members:
             c = ckpt.load(m)
@@ -115,6 +119,14 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
         assert res.returncode == 0, res.stderr
         got = json.loads(res.stdout)["results"][0]
         assert got["accuracy"] == pytest.approx(want, abs=1e-12) and got["split"] == split
+    # the hold-out is the checkpoint's own: a mismatched size, or a network trained on every
+    # training image, is refused (a "validation" score would be a training score)
+    for args, words in ((["ens.zarr", "--split", "validation", "--validation", 5], "300"),
+                        (["ens.zarr", "--validation", 300], "--split validation"),
+                        ([ROOT / "docs" / "reproduce" / "best.zarr", "--split", "validation"],
+                         "every training image")):
+        res = snnpipe("eval", *args, "--data-dir", data, cwd=root)
+        assert res.returncode == 1 and words in res.stderr, res.stderr
     # predict and the estimator read it like any checkpoint
     from stores.checkpoint import load_estimator
     x = images.pixels[:50]
@@ -128,6 +140,12 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
     from pipeline.errors import PipelineError
     for args, words in (([[members[0]], root / "one.zarr"], "at least 2"),
                         ([[root / "run"], root / "x.zarr", 0], "--last"),
+                        ([[root / "run"], root / "x.zarr", 4], "fewer than --last 4"),
+                        ([members, root / "x.zarr", 2], "takes snapshots from a run folder"),
+                        ([[root / "run", members[0]], root / "x.zarr"], "named twice"),
+                        ([[root / "ens.zarr", members[0]], root / "x.zarr"], "itself an"),
+                        ([members, root / "run" / "e.zarr"], "inside the run folder"),
+                        ([members, members[0], 2, True], "inside the run folder"),
                         ([[root / "nowhere", root / "run"], root / "y.zarr"], "no such")):
         with pytest.raises(PipelineError, match=words) as exc:
             build_ensemble(*args)
@@ -145,8 +163,9 @@ def _relabel(net: Network, perm: np.ndarray) -> Network:
 
 @given(cfg=configs(), seed=st.integers(0, 10**6))
 def test_every_rule_commutes_with_a_permutation_of_the_pixels(cfg, seed):
-    """Forward pass, reinforcement (with the schedule's amounts) and stacking see receptors
-    only as labels: relabel the pixels, and each rule's result is relabelled the same way."""
+    """The forward pass and reinforcement (with the schedule's amounts) see receptors only
+    as labels: relabel the pixels, and each rule's result is relabelled the same way.
+    (Stacking copies receptors as they are, so it commutes too.)"""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(cfg.receptors)
     net = Network.from_arrays(cfg, *random_state(cfg, seed))
