@@ -22,13 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from engine.network import Network  # noqa: E402
 from engine.trainer import decided_correct  # noqa: E402
+from pipeline.evaluate import spike_counts  # noqa: E402
 from stores.checkpoint import load  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
-
-
-def counts(net: Network, planes: np.ndarray) -> np.ndarray:
-    return np.concatenate([net.spike_counts(planes[i:i + 2000])
-                           for i in range(0, len(planes), 2000)])
 
 
 def main() -> None:
@@ -40,10 +36,10 @@ def main() -> None:
     net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
     ds = open_dataset(args.store)
     train, test = ds.load("train"), ds.load("test")
-    n = len(train)
-    fit_c, fit_y = counts(net, train.planes[:20_000]), train.labels[:20_000]
-    val_c, val_y = counts(net, train.planes[n - 10_000:]), train.labels[n - 10_000:]
-    test_c, test_y = counts(net, test.planes), test.labels
+    fit = train.head(20_000)
+    val = train.split_off(10_000)[1]
+    (fit_c, _), (val_c, _), (test_c, _) = (spike_counts(net, s) for s in (fit, val, test))
+    fit_y, val_y, test_y = fit.labels, val.labels, test.labels
     mean, sd = fit_c.mean(0), fit_c.std(0)
     other = np.array([fit_c[fit_y != j, j].mean() for j in range(cp.cfg.columns)])
     rules = {"raw counts (D𝜋)": lambda c: c, "counts / column mean": lambda c: c / mean,

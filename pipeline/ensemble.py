@@ -89,7 +89,7 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
         raise PipelineError(f"an ensemble needs at least 2 checkpoints, got {len(chosen)}; "
                             "name more checkpoints or a run folder with more snapshots")
     loaded = [checkpoint.load(p) for p in chosen]    # each verified, one line if damaged
-    first = loaded[0]
+    first, held = loaded[0], holdout_of(loaded[0])
     for cp in loaded:
         if "ensemble" in cp.attrs:
             raise PipelineError(f"{cp.path} is itself an ensemble; name its members instead "
@@ -100,7 +100,7 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
             raise PipelineError(f"{cp.path} was trained on other data than {first.path} "
                                 "(data set, source checksums, image shape or classes differ); "
                                 "an ensemble's members must share their data")
-        if holdout_of(cp) != holdout_of(first):
+        if holdout_of(cp) != held:
             raise PipelineError(f"{cp.path} held out other training images than "
                                 f"{first.path}; an ensemble's members must share their "
                                 "validation split")
@@ -113,8 +113,8 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
     info = {"members": [str(p.resolve()) for p in chosen],
             "neurons": [cp.cfg.neurons for cp in loaded]}
     extra = {k: first.attrs[k] for k in ("data", "classes") if k in first.attrs}
-    if holdout_of(first) is not None:
-        extra["holdout"] = holdout_of(first)
+    if held is not None:
+        extra["holdout"] = held
     fresh = Trainer(cfg).state_dict()   # valid and unused: predict, load_estimator read it
     checkpoint.save(output, cfg, {"receptors": rec, "weights": w}, fresh,
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
