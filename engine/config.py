@@ -49,6 +49,7 @@ class Config:
     # Variants beyond D𝜋 (docs/variants.md). Each is off by default: D𝜋's rules, bit for bit.
     anneal_steps: int = 0               # > 0: reinforcement and decay shrink (engine/schedule)
     anneal_start: int = 0               # ...once this many positive steps have passed
+    snapshots: int = 0                  # > 0: the run votes with its last K epoch networks
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", _int_levels(self.levels))
@@ -74,7 +75,7 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("learn_low", "prune_below", "grow_count", "decay_amount", "anneal_steps",
-                     "anneal_start"):
+                     "anneal_start", "snapshots"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.columns < 2:
@@ -199,7 +200,7 @@ MAX_LEVELS = 64
 MAX_THRESHOLD = 2**62
 MAX_COUNT = 2**31 - 1
 COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",
-          "anneal_steps", "anneal_start",
+          "anneal_steps", "anneal_start", "snapshots",
           "decay_every", "batch_size", "positive_up", "positive_down", "positive_denominator",
           "negative_up", "negative_down", "negative_denominator")
 
@@ -229,6 +230,9 @@ FIELD_HELP: dict[str, str] = {
                     "amount * a / (a + positive steps); docs/variants.md",
     "anneal_start": "variant: positive steps before the schedule starts (no effect while "
                     "anneal_steps = 0)",
+    "snapshots": "variant, 0 = off (D𝜋): K > 0 makes `train` also write the snapshot "
+                 "ensemble of its last K epochs (checkpoints/snapshots.zarr); learning is "
+                 "unchanged; docs/variants.md",
 }
 
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,
@@ -241,12 +245,16 @@ _PROGRAM = {"quantilizer": "binary32", "generator": "glibc", "growth": "dpi-walk
 _FASHION = {"levels": (224, 192, 160, 128, 96, 64, 32, 1), "slots": 20, "grow_count": 20,
             "decay_amount": 31, "reinforce_positive": 699}
 
+# Beyond D𝜋 (docs/variants.md): the winners of the search, selected on validation.
+_SNAPSHOTS = {"snapshots": 10}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "dpi-98.9": _LARGE,
     "dpi-program": _PROGRAM,
     "dpi-program-98.9": {**_LARGE, **_PROGRAM},
     "fashion": _FASHION,
+    "fashion-plus": {**_FASHION, **_SNAPSHOTS},
 }
 
 # A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).

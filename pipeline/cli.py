@@ -342,6 +342,11 @@ def train(
         name = key.replace("_accuracy", "")
         out.print(f"done: best {name} accuracy {100 * max(best):.2f} % — run folder "
                   f"{result.run_dir}; evaluate with: snnpipe eval {result.run_dir}")
+        last = result.rows[-1] if result.rows else {}
+        if last.get(f"snapshots_{key}") is not None:
+            out.print(f"snapshots: the last {last['snapshots']} epochs' networks together "
+                      f"score {100 * last[f'snapshots_{key}']:.2f} % {name} — "
+                      f"{result.run_dir}/checkpoints/snapshots.zarr")
 
 
 # -------------------------------------------------------------------------- eval

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.config import ConfigError
 from engine.ensemble import stack
+from engine.network import Network
 from engine.trainer import Trainer
 from stores import checkpoint, runs
 from stores.atomic import recover
@@ -120,6 +121,23 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
                     extra={"ensemble": info, **extra})
     return {"output": str(output), "neurons_per_column": cfg.neurons, **info}
+
+
+def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,
+                      k: int) -> tuple[Network, list[str]]:
+    """The `snapshots` variant at a run's final epoch: the trainer's network stacked with the
+    run's K - 1 epoch checkpoints before `epoch` (fewer in a run shorter than K epochs).
+    Returns the stacked network and its members' names."""
+    before = [p for p in saved if runs.checkpoint_epoch(p) in range(epoch - k + 1, epoch)]
+    loaded = [checkpoint.load(p) for p in before]      # each verified, one line if damaged
+    try:
+        cfg, rec, w = stack([*(cp.cfg for cp in loaded), trainer.cfg],
+                            [*(cp.arrays["receptors"] for cp in loaded), trainer.net.receptors],
+                            [*(cp.arrays["weights"] for cp in loaded), trainer.net.weights])
+    except (ValueError, ConfigError) as exc:
+        raise PipelineError(str(exc)) from None
+    names = [p.name for p in before] + [runs.epoch_checkpoint(Path("."), epoch).name]
+    return Network.from_arrays(cfg, rec, w), names
 
 
 def _is_ensemble(path: Path) -> bool:

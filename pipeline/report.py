@@ -123,8 +123,10 @@ def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, s
     name = next((r.get("metric_name") for r in rows if r.get("metric_name")), "metric")
     label = name.replace("_", " ") + (f" (mean of last {spec.metric_window})"
                                       if spec.metric_window > 1 else "")
-    cols = ["trial", "seed", *spec.swept, label + " %", "samples",
-            "seconds", "worker", "status"]
+    snaps = any(r.get("snapshots_metric") is not None for r in rows)
+    cols = ["trial", "seed", *spec.swept, label + " %",
+            *(["snapshot ensemble %"] if snaps else []), "samples", "seconds", "worker",
+            "status"]
     table = Table(title=f"sweep {spec.name} ({spec.dataset})")
     for c in cols:
         table.add_column(c, justify="left" if c in ("trial", "worker", "status") else "right")
@@ -133,6 +135,8 @@ def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, s
     for r in ordered:
         cells = [r["id"], str(r["seed"]), *(json.dumps(r["params"].get(p)) for p in spec.swept),
                  "-" if r.get("metric") is None else f"{100 * r['metric']:.2f}",
+                 *([] if not snaps else ["-" if r.get("snapshots_metric") is None
+                                         else f"{100 * r['snapshots_metric']:.2f}"]),
                  f"{r['samples']:,}" if r.get("samples") else "-",
                  f"{r.get('seconds', 0):.0f}", r.get("worker", ""),
                  r["status"] if r["status"] == "ok" else f"{r['status']}: {r.get('error')}"]
@@ -163,7 +167,13 @@ def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, s
         lines += ["", f"Selected on validation: {selected['params']} (seeds "
                   f"{selected['seeds']}); validation "
                   + ", ".join(f"{100 * v:.2f} %" for v in selected["validation_accuracy"])
-                  + "; test, evaluated once on the selected best checkpoints: "
+                  + f"; test, evaluated once on the selected {_names(selected)}: "
                   + ", ".join(f"{100 * v:.2f} %"
                               for v in selected["test_accuracy_of_best_checkpoint"])]
     return table, "\n".join(lines) + "\n"
+
+
+def _names(selected: dict) -> str:
+    """What the sweep tested: best checkpoints, or snapshot ensembles (`snapshots`)."""
+    kinds = set(selected.get("checkpoints", ["best.zarr"]))
+    return "snapshot ensembles" if kinds == {"snapshots.zarr"} else "best checkpoints"

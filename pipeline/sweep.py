@@ -258,6 +258,8 @@ def run_trial(task: dict) -> dict:
         row.update(metric=float(np.mean(scored[-task["metric_window"]:])), metric_name=key,
                    samples=last["samples_seen"], best=max(scored),
                    status="ok" if not result.interrupted else "interrupted")
+        if last.get(f"snapshots_{key}") is not None:     # the `snapshots` variant's vote
+            row["snapshots_metric"] = last[f"snapshots_{key}"]
         for mark in task["marks"]:
             hit = next((r for r in result.rows if r["samples_seen"] >= mark
                         and r.get(key) is not None), None)
@@ -404,9 +406,16 @@ def _best(rows) -> float | None:
     return max(scores, default=None)
 
 
+def score(row: dict) -> float:
+    """What a trial is selected on: its metric, or, for a configuration with the
+    `snapshots` variant, its snapshot ensemble's validation accuracy (that is its vote)."""
+    return row.get("snapshots_metric", row["metric"])
+
+
 def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | None:
-    """The configuration with the best mean validation metric over its seeds; its best.zarr
-    checkpoints are evaluated on the test set once, here, and nowhere else."""
+    """The configuration with the best mean validation score over its seeds; its best.zarr
+    checkpoints (snapshots.zarr with the `snapshots` variant) are evaluated on the test set
+    once, here, and nowhere else."""
     if spec.validation == 0:
         return None                        # a seed study: no selection, the metric is test
     ok = [r for r in rows if r["status"] == "ok"]
@@ -415,7 +424,7 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     groups: dict[str, list[dict]] = {}
     for r in ok:
         groups.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
-    params, members = max(groups.items(), key=lambda kv: np.mean([r["metric"] for r in kv[1]]))
+    params, members = max(groups.items(), key=lambda kv: np.mean([score(r) for r in kv[1]]))
     from engine import Network
     from stores import checkpoint as ckpt
     from stores.dataset import open_dataset
@@ -423,8 +432,9 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     from .data import check_levels
     from .evaluate import evaluate
     tests = []
-    for r in members:
-        cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / "best.zarr")
+    names = ["snapshots.zarr" if "snapshots_metric" in r else "best.zarr" for r in members]
+    for r, name in zip(members, names, strict=True):
+        cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / name)
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
         ds = open_dataset(stores[tuple(cp.cfg.levels)])
         check_levels(cp.cfg, ds)           # the store was replaced while the sweep ran
@@ -432,7 +442,7 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
         tests.append(evaluate(net, test)["accuracy"])
     return {"params": json.loads(params), "seeds": [r["seed"] for r in members],
             "trials": [r["id"] for r in members],
-            "validation_accuracy": [r["metric"] for r in members],
+            "validation_accuracy": [score(r) for r in members], "checkpoints": names,
             "best_validation_accuracy": [r["best"] for r in members],
             "test_accuracy_of_best_checkpoint": tests,
             "samples": [r["samples"] for r in members]}

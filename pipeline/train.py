@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine import Config
+from engine.network import Network
 from engine.trainer import Trainer
 from stores import atomic, faults, runs
 from stores import checkpoint as ckpt
@@ -31,6 +32,7 @@ from .data import (
     open_store,
     store_info,
 )
+from .ensemble import snapshot_ensemble
 from .errors import PipelineError
 from .evaluate import evaluate
 from .resources import check_memory
@@ -374,13 +376,26 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             else:
                 row.update({f"{eval_name}_accuracy": None, f"{eval_name}_no_decision": None,
                             "eval_samples_per_s": None})
+            snaps = None
+            if cfg.snapshots and epoch == opts.epochs:      # variant: the run's last K nets
+                snaps = snapshot_ensemble(trainer, runs.epoch_checkpoints(run_dir),
+                                          epoch, cfg.snapshots)
+                if len(snaps[1]) < min(cfg.snapshots, epoch):
+                    reporter.message(f"snapshots: only {len(snaps[1])} of the last "
+                                     f"{cfg.snapshots} epoch checkpoints are in "
+                                     f"{runs.checkpoints_dir(run_dir)}; the ensemble sums "
+                                     "those")
+                result = evaluate(snaps[0], eval_split)
+                row.update({"snapshots": len(snaps[1]),
+                            f"snapshots_{eval_name}_accuracy": result["accuracy"],
+                            f"snapshots_{eval_name}_no_decision": result["no_decision"]})
             acc = row[f"{eval_name}_accuracy"]
             improved = acc is not None and (best is None or acc > best)
             if improved:
                 best, best_epoch = acc, epoch
             rows.append(row)
             _checkpoint(run_dir, trainer, epoch, row, ds, opts, improved,
-                        _record(rows, best, best_epoch))
+                        _record(rows, best, best_epoch), snaps)
             runs.append_metrics(run_dir, row)
             tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
             tracker.log_network(trainer.net, step=epoch)
@@ -444,13 +459,26 @@ def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset,
 
 
 def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Dataset,
-                opts: TrainOptions, improved: bool, record: dict) -> None:
-    """The order of writes is the run folder's journal: epoch-N, then best, then last.zarr
-    (the commit point: it holds the log and the best), then the log row. A kill before
-    last.zarr is in place redoes the epoch on resume, rewriting the same files."""
+                opts: TrainOptions, improved: bool, record: dict,
+                snaps: tuple[Network, list[str]] | None = None) -> None:
+    """The order of writes is the run folder's journal: epoch-N, then snapshots.zarr (the
+    `snapshots` variant, final epoch), then best, then last.zarr (the commit point: it holds
+    the log and the best), then the log row. A kill before last.zarr is in place redoes the
+    epoch on resume, rewriting the same files. With `snapshots` = K, the last K epochs'
+    checkpoints are always kept: they are the ensemble's members."""
     folder = runs.checkpoints_dir(run_dir)
-    if epoch % opts.checkpoint_every == 0 or epoch == opts.epochs:
+    if (epoch % opts.checkpoint_every == 0 or epoch == opts.epochs
+            or epoch > opts.epochs - trainer.cfg.snapshots):
         _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record, opts)
+    if snaps is not None:
+        net, members = snaps
+        holdout = {"validation": opts.validation, "limit_train": opts.limit_train}
+        ckpt.save(folder / "snapshots.zarr", net.cfg,
+                  {"receptors": net.receptors, "weights": net.weights},
+                  Trainer(net.cfg).state_dict(), epoch, row, ds.name, ds.checksums,
+                  {"ensemble": {"members": members, "neurons": [trainer.cfg.neurons]
+                                * len(members)},
+                   "data": store_info(ds), "holdout": holdout})
     if improved:
         _save(folder / "best.zarr", trainer, epoch, row, ds, record, opts)
     _save(folder / "last.zarr", trainer, epoch, row, ds, record, opts)

@@ -33,6 +33,12 @@ def epoch_checkpoint(run_dir: Path, epoch: int) -> Path:
     return checkpoints_dir(run_dir) / f"epoch-{epoch:04d}.zarr"
 
 
+def checkpoint_epoch(path: Path) -> int | None:
+    """N for an epoch-NNNN.zarr checkpoint, else None."""
+    m = CHECKPOINT_RE.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
 def epoch_checkpoints(run_dir: Path) -> list[Path]:
     """The run's per-epoch checkpoints in epoch order."""
     folder = checkpoints_dir(run_dir)

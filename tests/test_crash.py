@@ -10,6 +10,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -20,9 +21,10 @@ from stores.runs import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
-# Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too.
-TRAIN = ["train", "--epochs", "2", "--set", "neurons=20", "--limit-train", "400",
-         "--limit-test", "200", "--seed", "3"]
+# Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too; the
+# `snapshots` variant adds its write (snapshots.zarr, final epoch) to the journal.
+TRAIN = ["train", "--epochs", "2", "--set", "neurons=20", "--set", "snapshots=2",
+         "--limit-train", "400", "--limit-test", "200", "--seed", "3"]
 
 
 def run(*args, env=None, wait=True):
@@ -42,12 +44,21 @@ def strip(rows):
 def snapshot(run_dir: Path) -> dict:
     """Everything a finished run must agree on, timing aside."""
     out = {"metrics": strip(read_metrics(run_dir))}
-    for name in ("last.zarr", "best.zarr"):
+    for name in ("last.zarr", "best.zarr", "snapshots.zarr"):
         cp = ckpt.load(run_dir / "checkpoints" / name)
         out[name] = (cp.epoch, cp.arrays["weights"].tobytes(), cp.arrays["receptors"].tobytes(),
                      json.dumps(cp.state, sort_keys=True))
     out["files"] = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     return out
+
+
+def assert_two_sittings_match(got: dict, ref: dict) -> None:
+    """A run trained to epoch 1, then resumed to 2, equals the one-sitting run, except that
+    the first sitting's final row also scores that sitting's snapshots (the variant is
+    built at each `train` call's last epoch)."""
+    assert got["metrics"][0] == {**ref["metrics"][0], "snapshots": 1,
+                                 "snapshots_test_accuracy": ANY, "snapshots_test_no_decision": ANY}
+    assert {**got, "metrics": got["metrics"][1:]} == {**ref, "metrics": ref["metrics"][1:]}
 
 
 def write_points(tmp: Path, args: list) -> list[str]:
@@ -67,6 +78,7 @@ def reference(mnist_store, tmp_path_factory):
 def test_write_points_cover_every_kind_of_write(reference):
     _, points = reference
     for needed in ("config.toml: in place", "run.json: in place", "epoch-0002.zarr: done",
+                   "snapshots.zarr: done",
                    "best.zarr: old copy moved aside", "last.zarr: old copy moved aside",
                    "last.zarr: new copy in place", "metrics.jsonl: half a row"):
         assert needed in points
@@ -109,11 +121,12 @@ def test_lost_log_rows_and_torn_lines_are_restored_from_the_checkpoint(reference
     assert len(read_metrics(folder)) == 0           # readers drop it, they do not crash
     res = run("train", "--resume", folder, "--epochs", 2)
     assert res.returncode == 0, res.stderr
-    assert snapshot(folder) == ref
+    got = snapshot(folder)
+    assert_two_sittings_match(got, ref)
     log.unlink()                                    # the log deleted outright
     res = run("train", "--resume", folder, "--epochs", 2)
     assert res.returncode == 0, res.stderr
-    assert snapshot(folder)["metrics"] == ref["metrics"]
+    assert snapshot(folder)["metrics"] == got["metrics"]
     # and best.zarr was not overwritten by a worse epoch on the way
     assert ckpt.load(folder / "checkpoints" / "best.zarr").attrs["run"]["best_epoch"] == \
         ref["best.zarr"][0]
@@ -167,7 +180,7 @@ def test_two_resumes_of_one_run_the_second_is_refused(reference, tmp_path):
     lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
     assert second.returncode == 1 and len(lines) == 1
     assert f"in use by process {first.pid}" in lines[0]
-    assert snapshot(folder) == ref                 # no duplicated epochs
+    assert_two_sittings_match(snapshot(folder), ref)   # no duplicated epochs
 
 
 def test_two_preprocess_force_on_one_output(mnist_store, tmp_path):

@@ -83,7 +83,8 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster:
         spec = spec_file(tmp_path, TINY.replace(
-            "marks", "metric_window = 2\ncheckpoint_every = 1\nmarks"))
+            "marks", "metric_window = 2\ncheckpoint_every = 1\nmarks").replace(
+            "neurons = 20", "neurons = 20\nsnapshots = 2"))
         res = sweep(read_spec(spec), tmp_path / "s", wandb_mode="disabled",
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
@@ -97,6 +98,19 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
         assert names[:2] == ["best.zarr", "epoch-0001.zarr"] and "epoch-0002.zarr" in names
     from pipeline.report import sweep_table
     assert "mean of last 2" in sweep_table(read_spec(spec), res.rows, None)[1]
+    # the `snapshots` variant: a trial's vote is its snapshot ensemble, so that is what the
+    # sweep selects on (validation) and what it tests once
+    from engine import Network
+    from pipeline.evaluate import evaluate
+    val = open_dataset(mnist_store).load("train", 1000).split_off(200)[1]
+    for row in res.rows:
+        cp = ckpt.load(Path(row["run_dir"]) / "checkpoints" / "snapshots.zarr")
+        net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
+        assert cp.cfg.neurons == 40 and evaluate(net, val)["accuracy"] == row["snapshots_metric"]
+    chosen = [r for r in res.rows if r["id"] in res.selected["trials"]]
+    assert res.selected["checkpoints"] == ["snapshots.zarr"] * 2
+    assert res.selected["validation_accuracy"] == [r["snapshots_metric"] for r in chosen]
+    assert "snapshot ensemble %" in sweep_table(read_spec(spec), res.rows, res.selected)[1]
     # trials are deterministic: the same trial on another cluster gives the same metric
     ids = {trial_id({"grow_count": 5}, 0)}
     assert ids <= {r["id"] for r in res.rows}

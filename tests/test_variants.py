@@ -30,12 +30,13 @@ def snnpipe(*args, cwd):
 
 # ----------------------------------------------------------- learning-rate schedule
 def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
-    assert Config().anneal_steps == 0 and Config().anneal_start == 0
-    assert all(Config.preset(p).anneal_steps == 0
-               for p in ("default", "dpi-98.9", "dpi-program", "dpi-program-98.9"))
+    variants = ("anneal_steps", "anneal_start", "snapshots")
+    assert all(getattr(Config.preset(p), v) == 0 for v in variants
+               for p in ("default", "dpi-98.9", "dpi-program", "dpi-program-98.9", "fashion"))
     res = snnpipe("config", "show", cwd=tmp_path)
-    line = next(x for x in res.stdout.splitlines() if x.startswith("anneal_steps"))
-    assert line.startswith("anneal_steps = 0") and "variant" in line and "off" in line
+    for name in ("anneal_steps", "snapshots"):
+        line = next(x for x in res.stdout.splitlines() if x.startswith(name))
+        assert line.startswith(f"{name} = 0") and "variant" in line and "off" in line
 
 
 @given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),
@@ -151,6 +152,41 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
             build_ensemble(*args)
         assert "\n" not in str(exc.value)
     assert not any((root / n).exists() for n in ("one.zarr", "x.zarr", "y.zarr"))
+
+
+def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run, mnist_store):
+    """`snapshots = 2` leaves learning as it was (the same epochs, bit for bit, as tiny_run,
+    which has the switch off), always keeps the last 2 epochs, and writes exactly the
+    network `snnpipe ensemble --last 2` builds, scored in the final row."""
+    from pipeline.ensemble import build_ensemble
+    from stores.runs import read_metrics
+    root, data = tiny_run, mnist_store.parent
+    trained = snnpipe("train", "--data-dir", data, "--epochs", 3, "--set", "neurons=30",
+                  "--set", "snapshots=2", "--checkpoint-every", 3, "--limit-train", 2000,
+                  "--validation", 300, "--seed", 5, "--run-dir", root / "snap",
+                  "--wandb-mode", "disabled", cwd=root)
+    assert trained.returncode == 0, trained.stderr
+    folder = root / "snap" / "checkpoints"
+    assert sorted(p.name for p in folder.glob("epoch-*")) == ["epoch-0002.zarr",
+                                                            "epoch-0003.zarr"]
+    for e in (2, 3):
+        a, b = (ckpt.load(r / "checkpoints" / f"epoch-000{e}.zarr") for r in (root / "run",
+                                                                             root / "snap"))
+        assert all(np.array_equal(a.arrays[k], b.arrays[k]) for k in ("receptors", "weights"))
+    build_ensemble([root / "run"], root / "by-hand.zarr", last=2)
+    got, want = ckpt.load(folder / "snapshots.zarr"), ckpt.load(root / "by-hand.zarr")
+    assert got.cfg == want.cfg and got.cfg.neurons == 60 and got.cfg.snapshots == 0
+    assert all(np.array_equal(got.arrays[k], want.arrays[k]) for k in ("receptors", "weights"))
+    assert got.attrs["holdout"] == {"validation": 300, "limit_train": 2000}
+    row = read_metrics(root / "snap")[-1]
+    res = snnpipe("eval", folder / "snapshots.zarr", "--split", "validation", "--json",
+                  "--data-dir", data, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert row["snapshots"] == 2
+    assert row["snapshots_validation_accuracy"] == json.loads(res.stdout)["results"][0][
+        "accuracy"]
+    assert (f"snapshots: the last 2 epochs' networks together score "
+            f"{100 * row['snapshots_validation_accuracy']:.2f} % validation") in trained.stdout
 
 
 # ------------------------------------------------------------------- no positions
