@@ -255,6 +255,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "dpi-program-98.9": {**_LARGE, **_PROGRAM},
     "fashion": _FASHION,
     "fashion-plus": {**_FASHION, **_SNAPSHOTS},
+    "mnist-plus": _SNAPSHOTS,
 }
 
 # A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).

@@ -47,6 +47,14 @@ def draw(run_dir: Path, output: Path | None, against: list[str], label: str,
     if against:
         target = Path(output or Path(run_dir) / "plots") / "comparison.png"
         drawn = [plot_comparison(runs_by_label, target)]
+        key = comparison_key({k: load_points(v) for k, v in runs_by_label.items()})
+        if key != "test_accuracy":       # first reach, best and bands judge test claims
+            if bands:
+                raise PipelineError("--band summarises test accuracy, and these runs hold "
+                                    "out a validation split (drawn: validation accuracy); "
+                                    "drop --band")
+            return [str(drawn[0]), "drawn: validation accuracy (every run holds out a "
+                                   "validation split)"]
     else:
         drawn = plot_run(run_dir, output)
     return [*map(str, drawn), *summary_lines(runs_by_label, bands)]
@@ -66,6 +74,7 @@ def load_points(run_dir: Path) -> list[dict]:
     wall = np.cumsum([r.get("seconds", 0.0) for r in rows])
     return [{"samples_seen": r["samples_seen"], "wall_seconds": float(w),
              "test_accuracy": r.get("test_accuracy"),
+             "validation_accuracy": r.get("validation_accuracy"),
              "train_accuracy": r.get("train_online_accuracy"),
              "positive_learns": r["positive_learns_total"],
              "negative_learns": r["negative_learns_total"],
@@ -221,24 +230,39 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
     return paths
 
 
+def comparison_key(loaded: dict[str, list[dict]], paths: dict[str, Path] | None = None) -> str:
+    """Test accuracy, or validation accuracy when every run was selected on a validation
+    split (train --validation, sweeps): one split for all curves, never a mix."""
+    has = {k: [label for label, pts in loaded.items() if any(p.get(k) is not None for p in pts)]
+           for k in ("test_accuracy", "validation_accuracy")}
+    for key in has:
+        if len(has[key]) == len(loaded):
+            return key
+    missing = sorted(set(loaded) - set(has["test_accuracy"]))[0]
+    where = (paths or {}).get(missing, missing)
+    raise PipelineError(f"{where} ({missing}) has no test accuracy to compare with the others (a "
+                        "run selected on --validation is scored on test once, by `snnpipe "
+                        "eval`); compare runs that share a split, or leave it out of --against")
+
+
 def plot_comparison(runs_by_label: dict[str, Path], path: Path,
-                    title: str = "Test accuracy of the runs, same MNIST, same evaluation"
-                    ) -> Path:
-    """Test accuracy of several runs on the same axes, against samples seen and against
-    positive learning steps (log x): e.g. D𝜋's program (faithful mode) against the exact
-    rules. Only the runs' scheduled evaluation points are drawn."""
+                    title: str | None = None) -> Path:
+    """Test (or, for runs with a validation split, validation) accuracy of several runs on
+    the same axes, against samples seen and against positive learning steps (log x): e.g.
+    D𝜋's program (faithful mode) against the exact rules. Only the runs' scheduled
+    evaluation points are drawn."""
+    loaded = {label: load_points(run_dir) for label, run_dir in runs_by_label.items()}
+    key = comparison_key(loaded, runs_by_label)
+    split = key.split("_")[0]
+    title = title or f"{split.capitalize()} accuracy of the runs, same data, same evaluation"
     fig, grid = plt.subplots(2, 2, figsize=(13, 9), sharex="col")
     axes, zoom = grid[0], grid[1]
     lowest = DPI_TARGET
-    for label, run_dir in runs_by_label.items():
-        points = [p for p in load_points(run_dir) if p.get("test_accuracy") is not None]
-        if not points:
-            raise PipelineError(f"{run_dir} ({label}) has no test accuracy to compare (a run "
-                                "selected on --validation is scored on test once, by "
-                                "`snnpipe eval`); leave it out of --against")
+    for label, points in loaded.items():
+        points = [p for p in points if p.get(key) is not None]
         scheduled = [p for p in points if p.get("mid_batch", True)] if any(
             p.get("mid_batch") for p in points) else points
-        acc = [100 * p["test_accuracy"] for p in scheduled]
+        acc = [100 * p[key] for p in scheduled]
         lowest = min(lowest, min(acc))
         for row in (axes, zoom):
             row[0].plot([p["samples_seen"] / 1e6 for p in scheduled], acc, ".-", ms=3, lw=0.8,
@@ -254,12 +278,13 @@ def plot_comparison(runs_by_label: dict[str, Path], path: Path,
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3, which="both")
-    axes[0].plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*", ms=10,
-                 label="Dπ's program's printout")
-    axes[0].set_ylabel("test accuracy (%)")
+    if key == "test_accuracy":                    # his printout scored the test set
+        axes[0].plot([s / 1e6 for s, _ in DPI_POINTS], [a for _, a in DPI_POINTS], "k*",
+                     ms=10, label="Dπ's program's printout")
+    axes[0].set_ylabel(f"{split} accuracy (%)")
     axes[0].set_ylim(max(0, lowest - 2), 100)
     axes[0].legend(loc="lower right", fontsize=8)
-    zoom[0].set_ylabel("test accuracy (%), the plateau")
+    zoom[0].set_ylabel(f"{split} accuracy (%), the plateau")
     for ax in zoom:
         ax.set_ylim(97.8, 99.1)
     fig.suptitle(title)

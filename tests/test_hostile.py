@@ -282,6 +282,15 @@ def test_plot_against_a_run_without_test_accuracy_and_priming_in_a_used_folder(t
         "negative_learns_total": 1, "live_positive": 5, "live_negative": 1}) + "\n")
     msg = error_line("plot", main, "--against", f"v={val}", "--output", tmp_path / "p")
     assert "no test accuracy" in msg and "(v)" in msg
+    # runs that all hold out a validation split are compared on it (and --band, a test
+    # summary, is refused for them)
+    assert not (tmp_path / "p").exists()
+    res = runner.invoke(app, ["plot", str(val), "--against", f"w={val}", "--output",
+                              str(tmp_path / "p")])
+    assert res.exit_code == 0 and "drawn: validation accuracy" in res.stdout, res.output
+    assert (tmp_path / "p" / "comparison.png").exists()
+    assert "drop --band" in error_line("plot", val, "--against", f"w={val}", "--band", "0:1M",
+                                       "--output", tmp_path / "p")
     used = tmp_path / "pr" / "both-rules"
     used.mkdir(parents=True)
     (used / "run.json").write_text("{}")
