@@ -242,10 +242,13 @@ _PROGRAM = {"quantilizer": "binary32", "generator": "glibc", "growth": "dpi-walk
 
 # Fashion-MNIST, found by docs/sweeps/fashion-search.toml + fashion-refine.toml (selected on
 # validation): 8 intensity planes, 20 slots, fast growth and decay. README, "Fashion-MNIST".
-_FASHION = {"levels": (224, 192, 160, 128, 96, 64, 32, 1), "slots": 20, "grow_count": 20,
+_EIGHT_PLANES = (224, 192, 160, 128, 96, 64, 32, 1)
+_FASHION = {"levels": _EIGHT_PLANES, "slots": 20, "grow_count": 20,
             "decay_amount": 31, "reinforce_positive": 699}
 
-# Beyond D𝜋 (docs/variants.md): the winners of the search, selected on validation.
+# Beyond D𝜋 (docs/variants.md): the winners of the search, selected on validation
+# (docs/sweeps/plus-*.toml): a snapshot ensemble of the last 10 epochs; on MNIST with
+# 8 intensity planes instead of D𝜋's 4.
 _SNAPSHOTS = {"snapshots": 10}
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -255,7 +258,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "dpi-program-98.9": {**_LARGE, **_PROGRAM},
     "fashion": _FASHION,
     "fashion-plus": {**_FASHION, **_SNAPSHOTS},
-    "mnist-plus": _SNAPSHOTS,
+    "mnist-plus": {"levels": _EIGHT_PLANES, **_SNAPSHOTS},
 }
 
 # A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).

@@ -286,6 +286,10 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
             reporter.message(note)
     else:
         ds = open_store(opts.dataset, opts.data_dir, opts.store)
+        if opts.store is None and tuple(cfg.levels) != ds.levels:   # e.g. a preset's levels
+            ds, note = find_or_build_store(opts.dataset, cfg.levels, opts.data_dir)
+            if note:
+                reporter.message(note)
         cfg = adapt_config(cfg, ds)
     check_levels(cfg, ds)
     check_memory(cfg)

@@ -189,6 +189,24 @@ def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run,
             f"{100 * row['snapshots_validation_accuracy']:.2f} % validation") in trained.stdout
 
 
+def test_a_winner_preset_trains_in_one_command_building_the_store_its_levels_need(tmp_path):
+    """`--preset fashion-plus` (8 planes, snapshots = 10) on a data dir whose store has
+    D𝜋's 4 levels: train builds the 8-level store beside it and votes with its snapshots."""
+    data = tmp_path / "data"
+    assert snnpipe("preprocess", "--dataset", "digits", "--data-dir", data,
+                   cwd=tmp_path).returncode == 0
+    res = snnpipe("train", "--dataset", "digits", "--data-dir", data, "--preset",
+                  "fashion-plus", "--set", "neurons=20", "--epochs", 2, "--validation", 300,
+                  "--run-dir", tmp_path / "run", "--wandb-mode", "disabled", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    levels = Config.preset("fashion-plus").levels
+    built = data / f"digits-levels-{'-'.join(map(str, levels))}.zarr"
+    assert built.is_dir() and f"built {built}" in res.stderr
+    cp = ckpt.load(tmp_path / "run" / "checkpoints" / "snapshots.zarr")
+    assert cp.cfg.levels == levels and cp.cfg.neurons == 40
+    assert "snapshots: the last 2 epochs' networks together score" in res.stdout
+
+
 # ------------------------------------------------------------------- no positions
 def _relabel(net: Network, perm: np.ndarray) -> Network:
     """The same network wired to pixel perm[r] instead of r... seen from permuted data,
