@@ -114,6 +114,10 @@ def _check(opts: ReproduceOptions) -> None:
         raise PipelineError("--checkpoint-every-samples must be >= 1")
     if not 0 <= opts.validation < 60_000:
         raise PipelineError(f"--validation {opts.validation}: must be in 0..59999")
+    if opts.resume is None and opts.config.snapshots:
+        raise PipelineError(f"snapshots = {opts.config.snapshots} sums a `train` run's last "
+                            "epochs, and reproduce has no epochs; use `snnpipe train`, or "
+                            "`snnpipe ensemble` on checkpoints (or --set snapshots=0)")
 
 
 def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress, list[dict]]:
