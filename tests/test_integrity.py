@@ -12,7 +12,8 @@ import google_crc32c
 import numpy as np
 import pytest
 import zarr
-from test_crash import TRAIN, snapshot
+from test_crash import PLAIN_TRAIN as TRAIN
+from test_crash import snapshot
 from test_hostile import error_line
 from typer.testing import CliRunner
 
