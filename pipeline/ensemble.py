@@ -105,12 +105,8 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
             raise PipelineError(f"{cp.path} held out other training images than "
                                 f"{first.path}; an ensemble's members must share their "
                                 "validation split")
-    try:
-        cfg, rec, w = stack([cp.cfg for cp in loaded],
-                            [cp.arrays["receptors"] for cp in loaded],
-                            [cp.arrays["weights"] for cp in loaded])
-    except (ValueError, ConfigError) as exc:
-        raise PipelineError(str(exc)) from None
+    cfg, rec, w = _stack([cp.cfg for cp in loaded], [cp.arrays["receptors"] for cp in loaded],
+                         [cp.arrays["weights"] for cp in loaded])
     info = {"members": [str(p.resolve()) for p in chosen],
             "neurons": [cp.cfg.neurons for cp in loaded]}
     extra = {k: first.attrs[k] for k in ("data", "classes") if k in first.attrs}
@@ -130,14 +126,19 @@ def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,
     Returns the stacked network and its members' names."""
     before = [p for p in saved if runs.checkpoint_epoch(p) in range(epoch - k + 1, epoch)]
     loaded = [checkpoint.load(p) for p in before]      # each verified, one line if damaged
-    try:
-        cfg, rec, w = stack([*(cp.cfg for cp in loaded), trainer.cfg],
-                            [*(cp.arrays["receptors"] for cp in loaded), trainer.net.receptors],
-                            [*(cp.arrays["weights"] for cp in loaded), trainer.net.weights])
-    except (ValueError, ConfigError) as exc:
-        raise PipelineError(str(exc)) from None
+    cfg, rec, w = _stack([*(cp.cfg for cp in loaded), trainer.cfg],
+                         [*(cp.arrays["receptors"] for cp in loaded), trainer.net.receptors],
+                         [*(cp.arrays["weights"] for cp in loaded), trainer.net.weights])
     names = [p.name for p in before] + [runs.epoch_checkpoint(Path("."), epoch).name]
     return Network.from_arrays(cfg, rec, w), names
+
+
+def _stack(configs, receptors, weights):
+    """engine.ensemble.stack, its refusals as one-line pipeline errors."""
+    try:
+        return stack(configs, receptors, weights)
+    except (ValueError, ConfigError) as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def _is_ensemble(path: Path) -> bool:

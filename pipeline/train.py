@@ -456,10 +456,13 @@ def _save(path: Path, trainer: Trainer, epoch: int, metrics: dict, ds: Dataset,
           record: dict, opts: TrainOptions) -> None:
     """The `holdout` attribute names the training images the run never trained on (the
     last `validation` of the first `limit_train`); `eval --split validation` reads it."""
-    holdout = {"validation": opts.validation, "limit_train": opts.limit_train}
     ckpt.save(path, trainer.cfg, trainer.state_arrays(), trainer.state_dict(), epoch,
               metrics, ds.name, ds.checksums,
-              {"run": record, "data": store_info(ds), "holdout": holdout})
+              {"run": record, "data": store_info(ds), "holdout": _holdout(opts)})
+
+
+def _holdout(opts: TrainOptions) -> dict:
+    return {"validation": opts.validation, "limit_train": opts.limit_train}
 
 
 def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Dataset,
@@ -476,13 +479,12 @@ def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Data
         _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record, opts)
     if snaps is not None:
         net, members = snaps
-        holdout = {"validation": opts.validation, "limit_train": opts.limit_train}
         ckpt.save(folder / "snapshots.zarr", net.cfg,
                   {"receptors": net.receptors, "weights": net.weights},
                   Trainer(net.cfg).state_dict(), epoch, row, ds.name, ds.checksums,
                   {"ensemble": {"members": members, "neurons": [trainer.cfg.neurons]
                                 * len(members)},
-                   "data": store_info(ds), "holdout": holdout})
+                   "data": store_info(ds), "holdout": _holdout(opts)})
     if improved:
         _save(folder / "best.zarr", trainer, epoch, row, ds, record, opts)
     _save(folder / "last.zarr", trainer, epoch, row, ds, record, opts)
