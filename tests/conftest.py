@@ -40,7 +40,7 @@ def _one_worker_at_a_time():
 
 
 @pytest.fixture
-def data_dir_to_myself():
+def hold_data_dir():
     """Hold data/ against the other xdist worker for one test (see _one_worker_at_a_time)."""
     with _one_worker_at_a_time():
         yield

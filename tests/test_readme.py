@@ -116,7 +116,7 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("block", TO_RUN, ids=[b.id for b in TO_RUN])
-def test_code_block_runs_as_written(block, mnist_store, data_dir_to_myself, tmp_path):
+def test_code_block_runs_as_written(block, mnist_store, hold_data_dir, tmp_path):
     """Each runnable block, in a fresh folder that sees the real data and committed docs
     (holding data/ against the other test worker: blocks run `snnpipe preprocess`)."""
     for name in ("data", "docs"):
