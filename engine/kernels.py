@@ -67,6 +67,95 @@ def _can_spike(weights_row: np.ndarray, n_levels: int, threshold: int) -> bool:
     return d > (positive >> (n_levels - 1))
 
 
+@njit(cache=True, inline="always")
+def _accumulate_drive(drive, rows, live_w, live_r, n_live, span):
+    """Rule 1, every cycle at once: drive[c * block + s] = the sum of the weights of the live
+    slots whose receptor is on in plane c for sample s.
+
+    Eight slots per pass over the (levels x block) run, then four, two, one: the drive is
+    loaded and stored once per pass, and the first pass writes it instead of adding to zeros.
+    """
+    j = 0
+    first = True
+    while j + 7 < n_live:
+        w1, w2, w3, w4 = live_w[j], live_w[j + 1], live_w[j + 2], live_w[j + 3]
+        w5, w6, w7, w8 = live_w[j + 4], live_w[j + 5], live_w[j + 6], live_w[j + 7]
+        r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
+        r3, r4 = rows[live_r[j + 2]], rows[live_r[j + 3]]
+        r5, r6 = rows[live_r[j + 4]], rows[live_r[j + 5]]
+        r7, r8 = rows[live_r[j + 6]], rows[live_r[j + 7]]
+        if first:
+            for x in range(span):
+                drive[x] = (((w1 & r1[x]) + (w2 & r2[x])) + ((w3 & r3[x]) + (w4 & r4[x]))) + (
+                    ((w5 & r5[x]) + (w6 & r6[x])) + ((w7 & r7[x]) + (w8 & r8[x])))
+        else:
+            for x in range(span):
+                drive[x] += (((w1 & r1[x]) + (w2 & r2[x])) + ((w3 & r3[x]) + (w4 & r4[x]))) + (
+                    ((w5 & r5[x]) + (w6 & r6[x])) + ((w7 & r7[x]) + (w8 & r8[x])))
+        first = False
+        j += 8
+    if j + 3 < n_live:
+        w1, w2, w3, w4 = live_w[j], live_w[j + 1], live_w[j + 2], live_w[j + 3]
+        r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
+        r3, r4 = rows[live_r[j + 2]], rows[live_r[j + 3]]
+        if first:
+            for x in range(span):
+                drive[x] = ((w1 & r1[x]) + (w2 & r2[x])) + ((w3 & r3[x]) + (w4 & r4[x]))
+        else:
+            for x in range(span):
+                drive[x] += ((w1 & r1[x]) + (w2 & r2[x])) + ((w3 & r3[x]) + (w4 & r4[x]))
+        first = False
+        j += 4
+    if first:
+        drive[:] = 0
+    if j + 1 < n_live:
+        w1, w2, r1, r2 = live_w[j], live_w[j + 1], rows[live_r[j]], rows[live_r[j + 1]]
+        for x in range(span):
+            drive[x] += (w1 & r1[x]) + (w2 & r2[x])
+        j += 2
+    if j < n_live:
+        w1, r1 = live_w[j], rows[live_r[j]]
+        for x in range(span):
+            drive[x] += w1 & r1[x]
+
+
+@njit(cache=True, inline="always")
+def _integrate_and_fire(drive, t, v, counts, base, sb, n_levels, thr):
+    """Rules 2-3 for every sample of a block: t += drive of the cycle; spike and reset above
+    threshold, else halve (floor). counts[base + s] += spikes of sample s.
+
+    With 4 planes (the SONN's) the four cycles are written out, so each sample's potential
+    and count stay in registers (one pass over the samples, one store per sample); other
+    plane counts run cycle by cycle through `t` and `v`. Both run in the weights' own type
+    (exact: |t + drive| < 2 * slots * threshold fits it).
+    """
+    if n_levels == 4:
+        to = drive.dtype.type           # numba widens int32 arithmetic; keep the lanes narrow
+        zero = to(0)
+        for s in range(sb):
+            v0 = drive[s]
+            f0 = v0 > thr
+            t0 = zero if f0 else to(v0 >> 1)
+            v1 = to(t0 + drive[sb + s])
+            f1 = v1 > thr
+            t1 = zero if f1 else to(v1 >> 1)
+            v2 = to(t1 + drive[2 * sb + s])
+            f2 = v2 > thr
+            t2 = zero if f2 else to(v2 >> 1)
+            v3 = to(t2 + drive[3 * sb + s])
+            f3 = v3 > thr
+            counts[base + s] += np.int32(f0) + np.int32(f1) + np.int32(f2) + np.int32(f3)
+        return
+    t[:] = 0
+    for c in range(n_levels):
+        for s in range(sb):
+            v[s] = t[s] + drive[c * sb + s]
+        for s in range(sb):
+            fire = v[s] > thr
+            counts[base + s] += fire
+            t[s] = 0 if fire else v[s] >> 1
+
+
 @njit(parallel=True, cache=True)
 def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, threshold):
     """Spike count of every column for every sample.
@@ -77,11 +166,10 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
 
     Why it is fast on a trained network (every slot live, most neurons able to spike): a
     block is a whole batch (up to 200 samples), and one block's masks stay in cache while
-    every neuron of the chunk reads them; rule 1's drive of every cycle and
-    sample is accumulated four slots per pass over one (levels x block) run, so the
-    accumulator is loaded and stored once per four slots; rules 2-3 run on a copy of the
-    potential in the weights' own integer type (exact: |t + drive| < 2 * slots * threshold,
-    which `Config.weight_dtype` keeps inside that type), so they vectorise at full width.
+    every neuron of the chunk reads them; rule 1's drive of every cycle and sample is
+    accumulated eight slots per pass over one (levels x block) run (`_accumulate_drive`);
+    rules 2-3 keep each sample's potential in a register across the cycles
+    (`_integrate_and_fire`).
     """
     n_neurons, n_slots = receptors.shape
     n_columns = n_neurons // neurons_per_column
@@ -109,7 +197,6 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
             spiky[m - lo] = _can_spike(weights[m], n_levels, threshold)
         for b in range(n_blocks):          # block-outer: one block's masks stay in cache
             rows = flat[b]
-            base = b * sb
             for m in range(lo, hi):
                 if not spiky[m - lo]:
                     continue
@@ -119,36 +206,8 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
                         live_w[n_live] = weights[m, k]
                         live_r[n_live] = receptors[m, k]
                         n_live += 1
-                # Rule 1, every cycle at once: drive[c, s] = sum of the weights of live slots
-                # whose receptor is on in plane c for sample s.
-                drive[:] = 0
-                j = 0
-                while j + 3 < n_live:
-                    w1, w2, w3, w4 = live_w[j], live_w[j + 1], live_w[j + 2], live_w[j + 3]
-                    r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
-                    r3, r4 = rows[live_r[j + 2]], rows[live_r[j + 3]]
-                    for x in range(span):
-                        drive[x] += ((w1 & r1[x]) + (w2 & r2[x])) + ((w3 & r3[x]) + (w4 & r4[x]))
-                    j += 4
-                if j + 1 < n_live:
-                    w1, w2 = live_w[j], live_w[j + 1]
-                    r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
-                    for x in range(span):
-                        drive[x] += (w1 & r1[x]) + (w2 & r2[x])
-                    j += 2
-                if j < n_live:
-                    w1, r1 = live_w[j], rows[live_r[j]]
-                    for x in range(span):
-                        drive[x] += w1 & r1[x]
-                t[:] = 0
-                for c in range(n_levels):
-                    for s in range(sb):
-                        v[s] = t[s] + drive[c * sb + s]
-                    for s in range(sb):
-                        # Rule 2: spike and reset above threshold; rule 3: else halve (floor).
-                        fire = v[s] > thr
-                        counts[base + s] += fire
-                        t[s] = 0 if fire else v[s] >> 1
+                _accumulate_drive(drive, rows, live_w, live_r, n_live, span)
+                _integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
         for s in range(n_blocks * sb):
             out[column, part, s] = counts[s]
     return out

@@ -9,15 +9,18 @@ from engine import Config
 
 
 @st.composite
-def levels(draw, max_levels=5):
-    vals = draw(st.lists(st.integers(1, 255), min_size=1, max_size=max_levels, unique=True))
+def levels(draw, max_levels=5, min_levels=1):
+    vals = draw(st.lists(st.integers(1, 255), min_size=min_levels, max_size=max_levels,
+                         unique=True))
     return tuple(sorted(vals, reverse=True))
 
 
 @st.composite
-def configs(draw, big=False, variants=False, **fixed):
+def configs(draw, big=False, variants=False, max_slots=6, n_levels=None, **fixed):
     """Random small configs; `variants=True` also switches on the variants beyond D𝜋
-    (docs/variants.md), for tests whose reference implements them (tests/stepwise.py)."""
+    (docs/variants.md), for tests whose reference implements them (tests/stepwise.py).
+    `max_slots` above 8 reaches every pass of the forward kernel (8, 4, 2 and 1 slots);
+    `n_levels` fixes the number of planes (4 is the SONN's, which has its own fused loop)."""
     threshold = draw(st.sampled_from([1_000, 50_000, 1_000_000] + ([2**33] if big else [])))
     low = draw(st.integers(0, threshold))
     high = draw(st.integers(low + 1, 3 * threshold))
@@ -25,9 +28,9 @@ def configs(draw, big=False, variants=False, **fixed):
     kw = dict(
         columns=draw(st.integers(2, 4)),
         neurons=draw(st.integers(1, 6)),
-        slots=draw(st.integers(1, 6)),
+        slots=draw(st.integers(1, max_slots)),
         receptors=draw(st.integers(2, 24)),
-        levels=draw(levels()),
+        levels=draw(levels() if n_levels is None else levels(n_levels, n_levels)),
         spike_threshold=threshold,
         learn_low=low,
         learn_high=high,

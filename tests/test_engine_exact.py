@@ -11,15 +11,28 @@ from engine.encoding import planes_from_pixels
 from engine.trainer import Trainer
 
 
-@given(configs(big=True), st.integers(0, 2**32), st.integers(1, 70))
-def test_spike_counts_equal_reference(cfg, seed, n):
-    """Both forward paths (sample-blocked and event-driven) against the literal spec."""
+def _check_spike_counts(cfg, seed, n):
     rec, w = random_state(cfg, seed)
     planes = planes_from_pixels(random_pixels(cfg, n, seed + 1), cfg.levels)
     net = Network.from_arrays(cfg, rec, w)
     expected = ref.spike_counts(cfg, rec, w, planes)
     assert np.array_equal(net.spike_counts(planes), expected)
     assert np.array_equal(net.spike_counts(planes, method="events"), expected)
+
+
+@given(configs(big=True, max_slots=19), st.integers(0, 2**32), st.integers(1, 70))
+def test_spike_counts_equal_reference(cfg, seed, n):
+    """Both forward paths (sample-blocked and event-driven) against the literal spec; up to
+    19 slots, so the blocked kernel's 8-, 4-, 2- and 1-slot passes all run."""
+    _check_spike_counts(cfg, seed, n)
+
+
+@given(configs(big=True, max_slots=19, n_levels=4, neurons=6), st.integers(0, 2**32),
+       st.integers(20, 70))
+def test_spike_counts_with_four_planes_equal_reference(cfg, seed, n):
+    """The SONN's 4 planes take the kernel's fused rules 2-3 (potential kept in a register
+    across the cycles): against the literal spec on every cycle's reset and halving."""
+    _check_spike_counts(cfg, seed, n)
 
 
 @given(configs(big=True), st.integers(0, 2**32), st.data(), st.booleans())
