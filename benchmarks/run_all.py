@@ -13,7 +13,7 @@ ROOT = HERE.parent
 # the committed trained checkpoints (the 7,920-neuron run moves on between sittings: the
 # rows say how many samples the checkpoint had seen)
 TRAINED_DEFAULT = "docs/dpi-program/checkpoints/last.zarr"     # 10x792x10, 95 M samples
-TRAINED_LARGE = "docs/reproduce-98.9/checkpoints/last.zarr"    # 10x7,920x10, 58 M -> 88.7 M
+TRAINED_LARGE = "docs/reproduce-98.9/checkpoints/last.zarr"    # 10x7,920x10, 58 M -> 100 M
 
 
 def run(script: str, *args: str) -> dict:
