@@ -6,7 +6,11 @@ that, then prints samples/s for the engine's kernel and each alternative:
 - onset lists: with nested planes a slot's drive only changes in the cycle its receptor
   turns on, so scatter each live slot's weight into a (cycle, sample) delta at just those
   samples (scalar), then take a prefix sum over cycles;
-- hybrid: the first cycle dense (as the engine does), later onsets scattered.
+- hybrid: the first cycle dense (as the engine does), later onsets scattered;
+- 16-bit lanes: each weight split exactly into hi * 2**12 + lo, both parts summed in int16
+  lanes (for 10 slots neither sum can leave 16 bits) and joined before rules 2-3;
+- onset codes: one byte per receptor and sample (the first plane it is on in), compared
+  against each plane instead of one mask byte per plane (4 planes only).
 
     python benchmarks/forward_alternatives.py docs/reproduce-98.9/checkpoints/last.zarr
 
@@ -98,6 +102,126 @@ def spike_counts_onsets(receptors, weights, masks, start, ent, dense_first, neur
     return out
 
 
+@njit(parallel=True, cache=True)
+def spike_counts_split16(receptors, weights, masks, neurons_per_column, threshold, bits):
+    """16-bit lanes: lo = w & (2**bits - 1) and hi = w >> bits summed separately (exact while
+    slots * 2**bits <= 65536 and slots * |hi| < 32768), joined as hi * 2**bits + lo; 4 planes."""
+    n_neurons, n_slots = receptors.shape
+    n_columns = n_neurons // neurons_per_column
+    n_blocks, n_rec, n_levels, sb = masks.shape
+    span = n_levels * sb
+    flat = masks.reshape(n_blocks, n_rec, span)
+    out = np.zeros((n_columns, n_blocks * sb), dtype=np.int32)
+    low = (1 << bits) - 1
+    for column in prange(n_columns):
+        to = weights.dtype.type
+        thr, scale, zero = to(threshold), to(1 << bits), to(0)
+        live_l = np.zeros(n_slots + 4, dtype=np.int16)
+        live_h = np.zeros(n_slots + 4, dtype=np.int16)
+        live_r = np.zeros(n_slots + 4, dtype=np.int64)
+        acc_l = np.zeros(span, dtype=np.int16)
+        acc_h = np.zeros(span, dtype=np.int16)
+        for b in range(n_blocks):
+            rows = flat[b]
+            for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
+                if not kernels._can_spike(weights[m], n_levels, threshold):
+                    continue
+                n_live = 0
+                for k in range(n_slots):
+                    if weights[m, k] != 0:
+                        live_l[n_live] = np.int16(weights[m, k] & low)
+                        live_h[n_live] = np.int16(weights[m, k] >> bits)
+                        live_r[n_live] = receptors[m, k]
+                        n_live += 1
+                live_l[n_live:] = 0
+                live_h[n_live:] = 0
+                live_r[n_live:] = 0
+                acc_l[:] = 0
+                acc_h[:] = 0
+                for j in range(0, n_live, 4):
+                    l1, l2, l3, l4 = live_l[j], live_l[j + 1], live_l[j + 2], live_l[j + 3]
+                    h1, h2, h3, h4 = live_h[j], live_h[j + 1], live_h[j + 2], live_h[j + 3]
+                    r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
+                    r3, r4 = rows[live_r[j + 2]], rows[live_r[j + 3]]
+                    for x in range(span):
+                        m1, m2 = np.int16(r1[x]), np.int16(r2[x])
+                        m3, m4 = np.int16(r3[x]), np.int16(r4[x])
+                        acc_l[x] += ((l1 & m1) + (l2 & m2)) + ((l3 & m3) + (l4 & m4))
+                        acc_h[x] += ((h1 & m1) + (h2 & m2)) + ((h3 & m3) + (h4 & m4))
+                for s in range(sb):
+                    t = zero
+                    for c in range(4):
+                        x = c * sb + s
+                        v = to(t + to(acc_h[x]) * scale + (to(acc_l[x]) & 0xFFFF))
+                        fire = v > thr
+                        out[column, b * sb + s] += fire
+                        t = zero if fire else to(v >> 1)
+    return out
+
+
+@njit(cache=True)
+def onset_codes(masks):
+    """(blocks, R, L, block) masks of nested planes -> (blocks, R, block) int8: the first
+    plane each receptor is on in, L if never."""
+    n_blocks, n_rec, n_levels, sb = masks.shape
+    codes = np.full((n_blocks, n_rec, sb), n_levels, dtype=np.int8)
+    for b in range(n_blocks):
+        for r in range(n_rec):
+            for s in range(sb):
+                for c in range(n_levels):
+                    if masks[b, r, c, s] != 0:
+                        codes[b, r, s] = c
+                        break
+    return codes
+
+
+@njit(parallel=True, cache=True)
+def spike_counts_codes(receptors, weights, codes, neurons_per_column, threshold):
+    """Onset codes compared against each of the 4 planes (slot on in plane c iff code <= c)."""
+    n_neurons, n_slots = receptors.shape
+    n_columns = n_neurons // neurons_per_column
+    n_blocks, n_rec, sb = codes.shape
+    out = np.zeros((n_columns, n_blocks * sb), dtype=np.int32)
+    for column in prange(n_columns):
+        to = weights.dtype.type
+        thr, z = to(threshold), to(0)
+        live_w = np.zeros(n_slots + 4, dtype=weights.dtype)
+        live_r = np.zeros(n_slots + 4, dtype=np.int64)
+        drive = np.zeros(4 * sb, dtype=weights.dtype)
+        for b in range(n_blocks):
+            rows = codes[b]
+            for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
+                if not kernels._can_spike(weights[m], 4, threshold):
+                    continue
+                n_live = 0
+                for k in range(n_slots):
+                    if weights[m, k] != 0:
+                        live_w[n_live] = weights[m, k]
+                        live_r[n_live] = receptors[m, k]
+                        n_live += 1
+                live_w[n_live:] = 0
+                live_r[n_live:] = 0
+                drive[:] = 0
+                for j in range(0, n_live, 4):
+                    w1, w2, w3, w4 = live_w[j], live_w[j + 1], live_w[j + 2], live_w[j + 3]
+                    r1, r2 = rows[live_r[j]], rows[live_r[j + 1]]
+                    r3, r4 = rows[live_r[j + 2]], rows[live_r[j + 3]]
+                    for x in range(sb):
+                        a1, a2, a3, a4 = r1[x], r2[x], r3[x], r4[x]
+                        for c in range(4):
+                            drive[c * sb + x] += (((w1 if a1 <= c else z) + (w2 if a2 <= c else z))
+                                                  + ((w3 if a3 <= c else z)
+                                                     + (w4 if a4 <= c else z)))
+                for s in range(sb):
+                    t = z
+                    for c in range(4):
+                        v = to(t + drive[c * sb + s])
+                        fire = v > thr
+                        out[column, b * sb + s] += fire
+                        t = z if fire else to(v >> 1)
+    return out
+
+
 def median_rate(f, n: int, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -143,6 +267,19 @@ def main() -> None:
                                    later_on, True)):
         rows.append((name, lambda st=st, en=en, dense=dense: spike_counts_onsets(
             r, w, masks, st, en, dense, cfg.neurons, cfg.spike_threshold)))
+    bits = 12                                        # 10 slots: 10 * 4095 < 65536
+    if len(cfg.levels) == 4 and cfg.slots * ((1 << bits) - 1) < 65536 and \
+            cfg.slots * (int(np.abs(w).max()) >> bits) < 32767:
+        m16 = masks.astype(np.int16)
+        rows.append(("16-bit lanes, weights split hi/lo, int16 masks",
+                     lambda: spike_counts_split16(r, w, m16, cfg.neurons, cfg.spike_threshold,
+                                                  bits)))
+        rows.append(("16-bit lanes, weights split hi/lo, int8 masks",
+                     lambda: spike_counts_split16(r, w, masks, cfg.neurons, cfg.spike_threshold,
+                                                  bits)))
+        codes = onset_codes(masks)
+        rows.append(("onset codes compared against each plane",
+                     lambda: spike_counts_codes(r, w, codes, cfg.neurons, cfg.spike_threshold)))
     for name, f in rows:
         got = f()
         got = got.sum(axis=1) if got.ndim == 3 else got

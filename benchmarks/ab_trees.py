@@ -1,0 +1,111 @@
+"""Old code against new on a trained checkpoint, interleaved: the A/B behind docs/engine.md.
+
+    git worktree add /tmp/old 7ba2ec0        # the tree to compare against
+    python benchmarks/ab_trees.py /tmp/old docs/reproduce-98.9/checkpoints/last.zarr
+
+1. Forward pass: both trees' `spike_counts_blocked` on the same masks of the first 2,000
+   test images; the spike counts must be identical, then `--rounds` alternating rounds of
+   median-of-5 timings.
+2. Training (`--train`): each tree's own `benchmarks/bench_trained.py`, in its own process,
+   alternating; prints its training and forward samples/s.
+
+The machine may be shared: compare the rounds of one run (ratios), and say whether it was idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import kernels  # noqa: E402
+from engine.network import Network  # noqa: E402
+from stores import checkpoint as ckpt  # noqa: E402
+from stores.dataset import open_dataset  # noqa: E402
+
+
+def load_kernels(tree: Path):
+    """The other tree's engine/kernels.py as a separate module (its own numba functions)."""
+    spec = importlib.util.spec_from_file_location("old_kernels", tree / "engine" / "kernels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rate(f, n: int) -> float:
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return n / statistics.median(times)
+
+
+def forward(old_tree: Path, checkpoint: Path, store: Path, n: int, rounds: int) -> None:
+    old = load_kernels(old_tree)
+    ck = ckpt.load(checkpoint)
+    cfg = ck.cfg
+    net = Network.from_arrays(cfg, ck.arrays["receptors"], ck.arrays["weights"])
+    planes = np.ascontiguousarray(open_dataset(store).load("test").planes[:n], dtype=np.bool_)
+    r = net.connectivity.indices.reshape(-1, cfg.slots)
+    w = net.connectivity.data.reshape(-1, cfg.slots)
+    parts = max(1, 2 * kernels.threads() // cfg.columns + 1)
+    masks = kernels.build_masks(planes)
+
+    def run_old():
+        return old.spike_counts_blocked(r, w, masks, cfg.neurons, parts, cfg.spike_threshold)
+
+    def run_new():
+        return kernels.spike_counts_blocked(r, w, masks, cfg.neurons, parts, cfg.spike_threshold)
+
+    if not np.array_equal(run_old(), run_new()):
+        sys.exit("error: the two trees give different spike counts")
+    print(f"{checkpoint}: forward pass, {n:,} test images, spike counts identical")
+    for i in range(rounds):
+        a, b = rate(run_old, n), rate(run_new, n)
+        print(f"  round {i + 1}: old {a:>9,.0f}  new {b:>9,.0f} samples/s  ratio {b / a:.2f}")
+
+
+def training(old_tree: Path, checkpoint: Path, store: Path, rounds: int) -> None:
+    batches = "30" if "98.9" in str(checkpoint) else "100"
+    print(f"{checkpoint}: bench_trained.py --batches {batches} --repeats 3, alternating")
+    for i in range(rounds):
+        for side, tree in (("old", old_tree), ("new", ROOT)):
+            out = subprocess.run(
+                [sys.executable, str(tree / "benchmarks" / "bench_trained.py"), str(checkpoint),
+                 "--batches", batches, "--repeats", "3", "--store", str(store), "--json"],
+                check=True, capture_output=True, text=True).stdout
+            d = json.loads(out.strip().splitlines()[-1])
+            print(f"  round {i + 1} {side}: train {d['train_samples_per_s']:>9,.0f}  forward "
+                  f"(batches) {d['forward_train_samples_per_s']:>9,.0f} samples/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old_tree", type=Path, help="a checkout of the code to compare against")
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--store", type=Path, default=ROOT / "data" / "mnist.zarr")
+    ap.add_argument("--images", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--train", action="store_true", help="also compare training speed")
+    args = ap.parse_args()
+    if not (args.old_tree / "engine" / "kernels.py").is_file():
+        sys.exit(f"error: {args.old_tree} has no engine/kernels.py; pass a checkout "
+                 "(git worktree add /tmp/old COMMIT)")
+    forward(args.old_tree, args.checkpoint.resolve(), args.store, args.images, args.rounds)
+    if args.train:
+        training(args.old_tree, args.checkpoint.resolve(), args.store, max(1, args.rounds // 2))
+
+
+if __name__ == "__main__":
+    main()
