@@ -70,22 +70,29 @@ def forward(old_tree: Path, checkpoint: Path, store: Path, n: int, rounds: int) 
 
     if not np.array_equal(run_old(), run_new()):
         sys.exit("error: the two trees give different spike counts")
+    n = len(planes)
     print(f"{checkpoint}: forward pass, {n:,} test images, spike counts identical")
-    for i in range(rounds):
-        a, b = rate(run_old, n), rate(run_new, n)
+    for i in range(rounds):                     # ABBA: neither side always runs first
+        if i % 2 == 0:
+            a, b = rate(run_old, n), rate(run_new, n)
+        else:
+            b, a = rate(run_new, n), rate(run_old, n)
         print(f"  round {i + 1}: old {a:>9,.0f}  new {b:>9,.0f} samples/s  ratio {b / a:.2f}")
 
 
 def training(old_tree: Path, checkpoint: Path, store: Path, rounds: int) -> None:
-    batches = "30" if "98.9" in str(checkpoint) else "100"
+    batches = "30" if ckpt.load(checkpoint).cfg.neurons > 1000 else "100"
     print(f"{checkpoint}: bench_trained.py --batches {batches} --repeats 3, alternating")
+    sides = (("old", old_tree), ("new", ROOT))
     for i in range(rounds):
-        for side, tree in (("old", old_tree), ("new", ROOT)):
-            out = subprocess.run(
+        for side, tree in (sides if i % 2 == 0 else sides[::-1]):
+            res = subprocess.run(
                 [sys.executable, str(tree / "benchmarks" / "bench_trained.py"), str(checkpoint),
                  "--batches", batches, "--repeats", "3", "--store", str(store), "--json"],
-                check=True, capture_output=True, text=True).stdout
-            d = json.loads(out.strip().splitlines()[-1])
+                capture_output=True, text=True)
+            if res.returncode != 0:
+                sys.exit(f"error: {tree}/benchmarks/bench_trained.py failed:\n{res.stderr}")
+            d = json.loads(res.stdout.strip().splitlines()[-1])
             print(f"  round {i + 1} {side}: train {d['train_samples_per_s']:>9,.0f}  forward "
                   f"(batches) {d['forward_train_samples_per_s']:>9,.0f} samples/s")
 
@@ -102,6 +109,10 @@ def main() -> None:
     if not (args.old_tree / "engine" / "kernels.py").is_file():
         sys.exit(f"error: {args.old_tree} has no engine/kernels.py; pass a checkout "
                  "(git worktree add /tmp/old COMMIT)")
+    for side, tree in (("old", args.old_tree), ("new", ROOT)):
+        rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip() or "?"
+        print(f"{side}: {tree} at {rev}")
     forward(args.old_tree, args.checkpoint.resolve(), args.store, args.images, args.rounds)
     if args.train:
         training(args.old_tree, args.checkpoint.resolve(), args.store, max(1, args.rounds // 2))

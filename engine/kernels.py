@@ -168,7 +168,7 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
     block is a whole batch (up to 200 samples), and one block's masks stay in cache while
     every neuron of the chunk reads them; rule 1's drive of every cycle and sample is
     accumulated eight slots per pass over one (levels x block) run (`_accumulate_drive`);
-    rules 2-3 keep each sample's potential in a register across the cycles
+    with 4 planes, rules 2-3 keep each sample's potential in a register across the cycles
     (`_integrate_and_fire`).
     """
     n_neurons, n_slots = receptors.shape

@@ -103,7 +103,7 @@ class Network:
     def spike_counts(self, planes: np.ndarray, method: str = "blocked") -> np.ndarray:
         """(batch, levels, receptors) bool -> (batch, columns) int64 spike counts.
 
-        `blocked` (default, fastest here): 64 samples at a time, vectorised over samples.
+        `blocked` (default, fastest here): blocks of up to 200 samples, vectorised over samples.
         `events`: per sample, each switch-on of a receptor is one event through the
         receptor-major (CSC) matrix. Both are exact; see benchmarks for their speeds.
         """

@@ -1,6 +1,7 @@
 """The fast engine against the literal reference implementation of the spec."""
 
 import numpy as np
+import pytest
 import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,6 +34,25 @@ def test_spike_counts_with_four_planes_equal_reference(cfg, seed, n):
     """The SONN's 4 planes take the kernel's fused rules 2-3 (potential kept in a register
     across the cycles): against the literal spec on every cycle's reset and halving."""
     _check_spike_counts(cfg, seed, n)
+
+
+@pytest.mark.parametrize("levels", [(200, 150, 100, 50), (180, 90, 30)])
+@pytest.mark.parametrize("threshold", [1_000_000, 2**33])
+def test_spike_counts_every_slot_count_and_several_blocks(levels, threshold):
+    """Every live-slot count 1..19 (each mix of the 8-, 4-, 2- and 1-slot passes), all
+    slots live, 4 planes (fused rules 2-3) and 3, int32 and int64 weights, and 450 samples
+    (three blocks of 150), against the literal spec."""
+    spiking = 0
+    for slots in range(1, 20):
+        cfg = Config(columns=2, neurons=3, slots=slots, receptors=24, levels=levels,
+                     spike_threshold=threshold)
+        rec, w = random_state(cfg, seed=slots, free_fraction=0.0)
+        planes = planes_from_pixels(random_pixels(cfg, 450, seed=slots + 100), cfg.levels)
+        expected = ref.spike_counts(cfg, rec, w, planes)
+        got = Network.from_arrays(cfg, rec, w).spike_counts(planes)
+        assert np.array_equal(got, expected), f"{slots} slots"
+        spiking += 0 < expected.sum() < 450 * cfg.columns * cfg.neurons * len(levels)
+    assert spiking >= 15                      # most slot counts both spike and stay silent
 
 
 @given(configs(big=True), st.integers(0, 2**32), st.data(), st.booleans())
