@@ -15,12 +15,13 @@ The machine may be shared: compare the rounds of one run (ratios), and say wheth
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,15 @@ from stores.dataset import open_dataset  # noqa: E402
 
 
 def load_kernels(tree: Path):
-    """The other tree's engine/kernels.py as a separate module (its own numba functions)."""
-    spec = importlib.util.spec_from_file_location("old_kernels", tree / "engine" / "kernels.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The other tree's engine/kernels.py as a separate module (its own numba functions),
+    compiled afresh: numba's on-disk cache cannot reload functions of a module loaded this
+    way, so its `cache=True` is switched off."""
+    path = tree / "engine" / "kernels.py"
+    module = types.ModuleType("old_kernels")
+    module.__file__ = str(path)
+    sys.modules["old_kernels"] = module
+    source = path.read_text().replace("cache=True", "cache=False")
+    exec(compile(source, str(path), "exec"), module.__dict__)
     return module
 
 
@@ -84,12 +90,15 @@ def training(old_tree: Path, checkpoint: Path, store: Path, rounds: int) -> None
     batches = "30" if ckpt.load(checkpoint).cfg.neurons > 1000 else "100"
     print(f"{checkpoint}: bench_trained.py --batches {batches} --repeats 3, alternating")
     sides = (("old", old_tree), ("new", ROOT))
+    # each tree keys its own numba cache (engine/_cache.py); this process's setting would
+    # send the old tree's kernels into the new tree's cache
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     for i in range(rounds):
         for side, tree in (sides if i % 2 == 0 else sides[::-1]):
             res = subprocess.run(
                 [sys.executable, str(tree / "benchmarks" / "bench_trained.py"), str(checkpoint),
                  "--batches", batches, "--repeats", "3", "--store", str(store), "--json"],
-                capture_output=True, text=True)
+                capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 sys.exit(f"error: {tree}/benchmarks/bench_trained.py failed:\n{res.stderr}")
             d = json.loads(res.stdout.strip().splitlines()[-1])
