@@ -198,12 +198,7 @@ def spike_counts_codes(receptors, weights, codes, neurons_per_column, threshold)
             for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
                 if not kernels._can_spike(weights[m], 4, threshold):
                     continue
-                n_live = 0
-                for k in range(n_slots):
-                    if weights[m, k] != 0:
-                        live_w[n_live] = weights[m, k]
-                        live_r[n_live] = receptors[m, k]
-                        n_live += 1
+                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
                 live_w[n_live:] = 0
                 live_r[n_live:] = 0
                 drive[:] = 0
@@ -253,12 +248,7 @@ def profile_parts(receptors, weights, masks, neurons_per_column, parts, threshol
             for m in range(lo, hi):
                 if not kernels._can_spike(weights[m], n_levels, threshold):
                     continue
-                n_live = 0
-                for k in range(n_slots):
-                    if weights[m, k] != 0:
-                        live_w[n_live] = weights[m, k]
-                        live_r[n_live] = receptors[m, k]
-                        n_live += 1
+                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
                 if not skip_drive:
                     kernels._accumulate_drive(drive, flat[b], live_w, live_r, n_live, span)
                 if not skip_rules:

@@ -68,6 +68,18 @@ def _can_spike(weights_row: np.ndarray, n_levels: int, threshold: int) -> bool:
 
 
 @njit(cache=True, inline="always")
+def _live_slots(weights_row, receptors_row, live_w, live_r):
+    """Copy a neuron's live (non-zero) slots to the front of live_w / live_r; returns how many."""
+    n_live = 0
+    for k in range(weights_row.shape[0]):
+        if weights_row[k] != 0:
+            live_w[n_live] = weights_row[k]
+            live_r[n_live] = receptors_row[k]
+            n_live += 1
+    return n_live
+
+
+@njit(cache=True, inline="always")
 def _accumulate_drive(drive, rows, live_w, live_r, n_live, span):
     """Rule 1, every cycle at once: drive[c * block + s] = the sum of the weights of the live
     slots whose receptor is on in plane c for sample s.
@@ -200,12 +212,7 @@ def spike_counts_blocked(receptors, weights, masks, neurons_per_column, parts, t
             for m in range(lo, hi):
                 if not spiky[m - lo]:
                     continue
-                n_live = 0
-                for k in range(n_slots):
-                    if weights[m, k] != 0:
-                        live_w[n_live] = weights[m, k]
-                        live_r[n_live] = receptors[m, k]
-                        n_live += 1
+                n_live = _live_slots(weights[m], receptors[m], live_w, live_r)
                 _accumulate_drive(drive, rows, live_w, live_r, n_live, span)
                 _integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
         for s in range(n_blocks * sb):
