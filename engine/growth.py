@@ -85,10 +85,11 @@ def grow_dpi_walk(receptors, weights, active, n_active, count, weight, st, kind)
     live = np.zeros(n_neurons, dtype=np.int64)
     n_free = 0
     for n in range(n_neurons):
-        for s in range(n_slots):
-            if weights[n, s] != 0:
-                live[n] += 1
-        n_free += n_slots - live[n]
+        f = 0
+        for s in range(n_slots):             # branch-free count: a trained column is full
+            f += weights[n, s] != 0
+        live[n] = f
+        n_free += n_slots - f
     if n_free == 0:
         return 0
     nb = min(count, n_free)

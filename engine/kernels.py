@@ -9,6 +9,8 @@ entries per row (see `engine.connections`).
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -26,24 +28,94 @@ def block_size(n):
     return max(8, (per + 7) // 8 * 8)
 
 
+_BYTES_1 = np.uint64(0x00FF00FF00FF00FF)
+_BYTES_2 = np.uint64(0x0000FFFF0000FFFF)
+_BYTES_4 = np.uint64(0x00000000FFFFFFFF)
+_SHIFT_1, _SHIFT_2, _SHIFT_4 = np.uint64(8), np.uint64(16), np.uint64(32)
+_ON = np.uint64(255)                     # a 0/1 byte times 255 is the 0/-1 mask byte
+_LITTLE_ENDIAN = sys.byteorder == "little"  # byte k of a word is bits 8k..8k+7
+
+
+@njit(cache=True, inline="always")
+def _swap_blocks(upper, lower, keep, shift):
+    """One step of a 64-bit 8 x 8 byte transpose: exchange the blocks of `upper` above the
+    diagonal (its high halves of each 2*shift-bit field) with those of `lower` below it."""
+    t = ((upper >> shift) ^ lower) & keep
+    return upper ^ (t << shift), lower ^ t
+
+
 @njit(cache=True)
 def build_masks(planes):
     """(n, L, R) bool -> (blocks, R, L, block_size(n)) int8 masks (-1 on, 0 off),
     zero-padded: the layout the forward kernel reads. One receptor's on/off state over every
     cycle and every sample of a block is one contiguous run of L x block bytes, so a slot adds
-    its weight to all cycles of all samples in one vectorised loop."""
+    its weight to all cycles of all samples in one vectorised loop.
+
+    This is a byte transpose (samples x receptors -> receptors x samples per plane), done
+    8 x 8 bytes at a time in 64-bit registers: byte by byte it cost as much as a fifth of a
+    default-size training batch. Receptor counts that are not a multiple of 8, and the last
+    samples of a block that do not fill 8, go byte by byte (`_mask_bytes`), as does a
+    big-endian machine.
+    """
     n, n_levels, n_rec = planes.shape
     sb = block_size(n)
     blocks = max(1, (n + sb - 1) // sb)
-    masks = np.zeros((blocks, n_rec, n_levels, sb), dtype=np.int8)
+    masks = np.empty((blocks, n_rec, n_levels, sb), dtype=np.int8)
+    pad = blocks * sb - n                 # only the last block is short
+    if pad > 0:
+        masks[blocks - 1, :, :, sb - pad:] = 0
     src = planes.view(np.uint8)
-    for i in range(n):
+    if n_rec % 8 != 0 or not _LITTLE_ENDIAN:
+        _mask_bytes(src, masks, 0, n, sb)
+        return masks
+    words = src.reshape(n * n_levels * n_rec).view(np.uint64).reshape(n, n_levels, n_rec // 8)
+    out = masks.reshape(blocks * n_rec * n_levels * sb).view(np.uint64).reshape(
+        blocks, n_rec, n_levels, sb // 8)
+    for b in range(blocks):
+        lo = b * sb
+        hi = min(lo + sb, n)
+        full = lo + (hi - lo) // 8 * 8
+        for s in range(lo, full, 8):
+            g = (s - lo) // 8
+            for c in range(n_levels):
+                for q in range(n_rec // 8):
+                    # rows: samples s..s+7, each 8 bytes = receptors 8q..8q+7
+                    a0, a1 = words[s, c, q], words[s + 1, c, q]
+                    a2, a3 = words[s + 2, c, q], words[s + 3, c, q]
+                    a4, a5 = words[s + 4, c, q], words[s + 5, c, q]
+                    a6, a7 = words[s + 6, c, q], words[s + 7, c, q]
+                    # swap 1-byte, then 2-byte, then 4-byte blocks across the diagonal
+                    a0, a1 = _swap_blocks(a0, a1, _BYTES_1, _SHIFT_1)
+                    a2, a3 = _swap_blocks(a2, a3, _BYTES_1, _SHIFT_1)
+                    a4, a5 = _swap_blocks(a4, a5, _BYTES_1, _SHIFT_1)
+                    a6, a7 = _swap_blocks(a6, a7, _BYTES_1, _SHIFT_1)
+                    a0, a2 = _swap_blocks(a0, a2, _BYTES_2, _SHIFT_2)
+                    a1, a3 = _swap_blocks(a1, a3, _BYTES_2, _SHIFT_2)
+                    a4, a6 = _swap_blocks(a4, a6, _BYTES_2, _SHIFT_2)
+                    a5, a7 = _swap_blocks(a5, a7, _BYTES_2, _SHIFT_2)
+                    a0, a4 = _swap_blocks(a0, a4, _BYTES_4, _SHIFT_4)
+                    a1, a5 = _swap_blocks(a1, a5, _BYTES_4, _SHIFT_4)
+                    a2, a6 = _swap_blocks(a2, a6, _BYTES_4, _SHIFT_4)
+                    a3, a7 = _swap_blocks(a3, a7, _BYTES_4, _SHIFT_4)
+                    # now a_k = receptor 8q+k over samples s..s+7
+                    r = q * 8
+                    out[b, r, c, g], out[b, r + 1, c, g] = a0 * _ON, a1 * _ON
+                    out[b, r + 2, c, g], out[b, r + 3, c, g] = a2 * _ON, a3 * _ON
+                    out[b, r + 4, c, g], out[b, r + 5, c, g] = a4 * _ON, a5 * _ON
+                    out[b, r + 6, c, g], out[b, r + 7, c, g] = a6 * _ON, a7 * _ON
+        _mask_bytes(src, masks, full, hi, sb)
+    return masks
+
+
+@njit(cache=True)
+def _mask_bytes(src, masks, lo, hi, sb):
+    """masks[i // sb, r, c, i % sb] = -src[i, c, r] for samples lo <= i < hi, byte by byte."""
+    n_levels, n_rec = src.shape[1], src.shape[2]
+    for i in range(lo, hi):
         b = i // sb
-        s = i - b * sb
         for c in range(n_levels):
             for r in range(n_rec):
-                masks[b, r, c, s] = -np.int8(src[i, c, r])
-    return masks
+                masks[b, r, c, i - b * sb] = -np.int8(src[i, c, r])
 
 
 @njit(cache=True, inline="always")

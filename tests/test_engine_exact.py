@@ -21,6 +21,22 @@ def _check_spike_counts(cfg, seed, n):
     assert np.array_equal(net.spike_counts(planes, method="events"), expected)
 
 
+@given(st.integers(1, 450), st.integers(1, 8), st.integers(1, 6).map(lambda k: 8 * k)
+       | st.integers(1, 50), st.integers(0, 2**32), st.floats(0.0, 1.0))
+def test_masks_are_the_planes_transposed(n, n_levels, n_rec, seed, density):
+    """build_masks (8 x 8 byte transposes in 64-bit words, byte by byte for the rest) puts
+    -planes[i, c, r] at [block, r, c, sample in block] and zero in the padding: any sample
+    count (full 8-sample groups and tails, one block or several), receptor counts with and
+    without a multiple of 8, any density."""
+    planes = np.random.default_rng(seed).random((n, n_levels, n_rec)) < density
+    sb = int(kernels.block_size(n))
+    blocks = -(-n // sb)
+    expected = np.zeros((blocks * sb, n_rec, n_levels), dtype=np.int8)
+    expected[:n] = -planes.transpose(0, 2, 1).astype(np.int8)
+    expected = expected.reshape(blocks, sb, n_rec, n_levels).transpose(0, 2, 3, 1)
+    assert np.array_equal(kernels.build_masks(planes), expected)
+
+
 @given(configs(big=True, max_slots=19), st.integers(0, 2**32), st.integers(1, 70))
 def test_spike_counts_equal_reference(cfg, seed, n):
     """Both forward paths (sample-blocked and event-driven) against the literal spec; up to
