@@ -5,7 +5,8 @@
 
 1. Forward pass: both trees' `spike_counts_blocked` on the same masks of the first 2,000
    test images; the spike counts must be identical, then `--rounds` alternating rounds of
-   median-of-5 timings.
+   median-of-5 timings; then both trees' `build_masks` on one batch of 200 (the masks must
+   be identical), timed the same way.
 2. Training (`--train`): each tree's own `benchmarks/bench_trained.py`, in its own process,
    alternating; prints its training and forward samples/s.
 
@@ -84,6 +85,22 @@ def forward(old_tree: Path, checkpoint: Path, store: Path, n: int, rounds: int) 
         else:
             b, a = rate(run_new, n), rate(run_old, n)
         print(f"  round {i + 1}: old {a:>9,.0f}  new {b:>9,.0f} samples/s  ratio {b / a:.2f}")
+    batch = planes[:200]                        # one training batch's masks, both trees
+    if not np.array_equal(old.build_masks(batch), kernels.build_masks(batch)):
+        sys.exit("error: the two trees build different masks")
+    def masks_old():
+        return old.build_masks(batch)
+
+    def masks_new():
+        return kernels.build_masks(batch)
+
+    for i in range(rounds):
+        if i % 2 == 0:
+            a, b = rate(masks_old, 1), rate(masks_new, 1)
+        else:
+            b, a = rate(masks_new, 1), rate(masks_old, 1)
+        print(f"  masks of a batch of 200, round {i + 1}: old {1e6 / a:,.0f} us  "
+              f"new {1e6 / b:,.0f} us  speed-up {b / a:.2f}")
 
 
 def training(old_tree: Path, checkpoint: Path, store: Path, rounds: int) -> None:

@@ -4,7 +4,8 @@
 
 Resumes a committed trained checkpoint exactly (its trainer, generator and quantilizers)
 and measures, on the run's own next batches:
-- forward samples/s on the 10,000 test images and on the training batches;
+- forward samples/s on the 10,000 test images and on the training batches, and the time to
+  build one batch's masks (the byte transpose the forward pass reads);
 - training samples/s (`Trainer.train_batch`: forward, quantilizers and learning);
 - the learning time per step, split into reinforcement, growth and decay (each kernel timed
   on copies of the network, on the batches' own samples and columns) and the rest (the
@@ -133,6 +134,8 @@ def main() -> None:
     forward_test_s = median_time(lambda: net.spike_counts(test.planes), args.repeats)
     forward_batches_s = median_time(
         lambda: [net.spike_counts(train.planes[i]) for i in batches], args.repeats)
+    one = np.ascontiguousarray(train.planes[batches[0]], dtype=np.bool_)
+    masks_s = median_time(lambda: kernels.build_masks(one), 5 * args.repeats)
     train_times, steps = [], []
     for _ in range(args.repeats):
         tr = Trainer.from_state(cfg, ck.arrays, ck.state)
@@ -184,6 +187,7 @@ def main() -> None:
         "us_decay_per_step": 1e6 * decay_s / n_steps,
         "us_rest_per_step": 1e6 * max(learn_s - reinforce_s - grow_s - decay_s, 0) / n_steps,
         "forward_share_of_training": forward_batches_s / train_s,
+        "us_masks_per_batch": 1e6 * masks_s,
         "lane_additions_per_s": adds / forward_batches_s,
         "simd_peak_lane_additions_per_s": peak,
         "simd_bound_samples_per_s": n_samples * peak / adds,

@@ -92,6 +92,7 @@ def main() -> None:
             ("  forward, 10,000 test images (samples/s)",
              f"{t['forward_test_samples_per_s']:,.0f}", ""),
             ("  forward share of training time", f"{t['forward_share_of_training']:.0%}", ""),
+            ("  of which the masks of a batch (us)", f"{t['us_masks_per_batch']:,.0f}", ""),
             ("  learning steps per batch of 200", f"{t['steps_per_batch']:.1f}", ""),
             ("  learning per step (us): reinforce / grow / decay / rest",
              f"{t['us_per_learning_step']:.0f}",
