@@ -99,7 +99,7 @@ def forward(old_tree: Path, checkpoint: Path, store: Path, n: int, rounds: int) 
             a, b = rate(masks_old, 1), rate(masks_new, 1)
         else:
             b, a = rate(masks_new, 1), rate(masks_old, 1)
-        print(f"  masks of a batch of 200, round {i + 1}: old {1e6 / a:,.0f} us  "
+        print(f"  masks of a batch of {len(batch)}, round {i + 1}: old {1e6 / a:,.0f} us  "
               f"new {1e6 / b:,.0f} us  speed-up {b / a:.2f}")
 
 

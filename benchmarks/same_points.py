@@ -15,7 +15,16 @@ from pathlib import Path
 
 
 def points(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The file's points without timings; a torn last line (a run killed mid-append) is
+    dropped, as the run folders' own reader does."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                sys.exit(f"error: {path} line {i + 1} is not JSON")
     return [{k: v for k, v in r.items() if "seconds" not in k and k != "mid_batch"}
             for r in rows]
 
@@ -25,6 +34,11 @@ def main() -> None:
         sys.exit("usage: python benchmarks/same_points.py REPLAYED.jsonl COMMITTED.jsonl")
     replayed, committed = (points(Path(p)) for p in sys.argv[1:])
     shared = min(len(replayed), len(committed))
+    for i in range(shared):
+        if replayed[i].get("samples_seen") != committed[i].get("samples_seen"):
+            sys.exit(f"error: point {i + 1} is at {replayed[i].get('samples_seen')} samples in "
+                     f"the replay but {committed[i].get('samples_seen')} in the committed run: "
+                     "the runs evaluate at different points (compare runs of the same options)")
     differing = [i for i in range(shared) if replayed[i] != committed[i]]
     print(f"points: replayed {len(replayed)}, committed {len(committed)}, compared {shared}, "
           f"differing {len(differing)}")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import reference as ref
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
 
@@ -23,6 +23,12 @@ def _check_spike_counts(cfg, seed, n):
 
 @given(st.integers(1, 450), st.integers(1, 8), st.integers(1, 6).map(lambda k: 8 * k)
        | st.integers(1, 50), st.integers(0, 2**32), st.floats(0.0, 1.0))
+@example(7, 4, 16, 0, 1.0)            # one short group only
+@example(200, 4, 48, 1, 0.5)          # one full block of 25 groups
+@example(201, 4, 48, 2, 1.0)          # two blocks of 104, the last one padded
+@example(450, 3, 48, 3, 1.0)          # blocks of 152, 152, 146: a tail of 2, 6 padded
+@example(333, 4, 784, 4, 0.3)         # MNIST's receptors; blocks of 168 and 165
+@example(64, 4, 784, 5, 0.0)          # nothing on
 def test_masks_are_the_planes_transposed(n, n_levels, n_rec, seed, density):
     """build_masks (8 x 8 byte transposes in 64-bit words, byte by byte for the rest) puts
     -planes[i, c, r] at [block, r, c, sample in block] and zero in the padding: any sample
