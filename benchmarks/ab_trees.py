@@ -7,8 +7,10 @@
    test images; the spike counts must be identical, then `--rounds` alternating rounds of
    median-of-5 timings; then both trees' `build_masks` on one batch of 200 (the masks must
    be identical), timed the same way.
-2. Training (`--train`): each tree's own `benchmarks/bench_trained.py`, in its own process,
-   alternating; prints its training and forward samples/s.
+2. Training (`--train`, or `--train-only` to skip part 1): each tree's own
+   `benchmarks/bench_trained.py`, in its own process, alternating; prints its training and
+   forward samples/s. A tree from before that script existed needs a copy of an early one
+   that runs on its engine (docs/engine.md, "Round 4", gives the commands).
 
 The machine may be shared: compare the rounds of one run (ratios), and say whether it was idle.
 """
@@ -131,6 +133,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--train", action="store_true", help="also compare training speed")
+    ap.add_argument("--train-only", action="store_true",
+                    help="compare training speed only, in --rounds rounds (for an old tree "
+                         "whose forward kernel takes other arguments)")
     args = ap.parse_args()
     if not (args.old_tree / "engine" / "kernels.py").is_file():
         sys.exit(f"error: {args.old_tree} has no engine/kernels.py; pass a checkout "
@@ -139,6 +144,9 @@ def main() -> None:
         rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip() or "?"
         print(f"{side}: {tree} at {rev}")
+    if args.train_only:
+        training(args.old_tree, args.checkpoint.resolve(), args.store, args.rounds)
+        return
     forward(args.old_tree, args.checkpoint.resolve(), args.store, args.images, args.rounds)
     if args.train:
         training(args.old_tree, args.checkpoint.resolve(), args.store, max(1, args.rounds // 2))
