@@ -7,10 +7,12 @@
    test images; the spike counts must be identical, then `--rounds` alternating rounds of
    median-of-5 timings; then both trees' `build_masks` on one batch of 200 (the masks must
    be identical), timed the same way.
-2. Training (`--train`, or `--train-only` to skip part 1): each tree's own
-   `benchmarks/bench_trained.py`, in its own process, alternating; prints its training and
-   forward samples/s. A tree from before that script existed needs a copy of an early one
-   that runs on its engine (docs/engine.md, "Round 4", gives the commands).
+2. Training (`--train`: `--rounds // 2` rounds after part 1; `--train-only`: `--rounds`
+   rounds, no part 1): each tree's own `benchmarks/bench_trained.py`, in its own process,
+   alternating; prints its training and forward samples/s. No outputs are compared here:
+   with `--train-only` nothing checks that the trees compute the same thing. A tree from
+   before that script existed needs a copy of an early one that runs on its engine
+   (docs/engine.md, "Round 4", gives the commands).
 
 The machine may be shared: compare the rounds of one run (ratios), and say whether it was idle.
 """

@@ -289,10 +289,13 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
     """16-bit lanes without the split: the drive of `w >> S` (S per neuron, so every sum fits
     int16) in 16 lanes, rules 2-3 on it with proven error bounds, and an exact scalar pass for
     the samples whose value falls in a window around the threshold. With d = w >> S the true
-    drive lies in [2**S D, 2**S (D + n_live)); carried through the halvings, a value v of the
-    approximate trajectory means the true value lies in [v - A_c, v + B_c] (units of 2**S),
-    A_0 = 0, B_0 = n_live, A' = A/2 + 1/2, B' = B/2 + 1/2 + n_live. 4 planes, threshold >= 0.
-    fallbacks[chunk] counts the (neuron, sample) pairs that took the exact pass, and
+    drive lies in [2**S D, 2**S (D + n_live)). By induction over the cycles, while every
+    earlier cycle's decision was certain (so both trajectories reset together), a value v of
+    the approximate trajectory means the true value lies in [v - A_c, v + B_c] (units of
+    2**S), A_0 = 0, B_0 = n_live, A' = A/2 + 1/2, B' = B/2 + 1/2 + n_live; a spike would
+    reset the bounds, which is ignored (they only grow, so that is safe). With S = 0 the
+    drive is exact and A = B = 0. 4 planes (callers check), threshold >= 0.
+    fallbacks[chunk, 0] counts the (neuron, sample) pairs that took the exact pass, and
     fallbacks[chunk, 1] those of the 16-bit path."""
     n_neurons, n_slots = receptors.shape
     n_columns = n_neurons // neurons_per_column
