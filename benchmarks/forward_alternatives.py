@@ -226,6 +226,26 @@ def spike_counts_codes(receptors, weights, codes, neurons_per_column, threshold)
     return out
 
 
+@njit(cache=True, inline="always")
+def blocked_layout(receptors, masks, neurons_per_column, parts):
+    """What the blocked kernels below start from, as in `kernels.spike_counts_blocked`: the
+    masks as (blocks, receptors, levels x block) runs, the neurons per chunk, and zeroed
+    (columns, parts, samples) counts."""
+    n_blocks, n_rec, n_levels, sb = masks.shape
+    flat = masks.reshape(n_blocks, n_rec, n_levels * sb)
+    per_part = (neurons_per_column + parts - 1) // parts
+    n_columns = receptors.shape[0] // neurons_per_column
+    return flat, per_part, np.zeros((n_columns, parts, n_blocks * sb), dtype=np.int32)
+
+
+@njit(cache=True, inline="always")
+def chunk_neurons(chunk, parts, neurons_per_column, per_part):
+    """Column, part and neuron range [lo, hi) of one chunk, as in the engine."""
+    column, part = chunk // parts, chunk % parts
+    lo = column * neurons_per_column + part * per_part
+    return column, part, lo, min(lo + per_part, (column + 1) * neurons_per_column)
+
+
 I16_MAX = 32767
 
 
@@ -297,17 +317,12 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
     drive is exact and A = B = 0. 4 planes (callers check), threshold >= 0.
     fallbacks[chunk, 0] counts the (neuron, sample) pairs that took the exact pass, and
     fallbacks[chunk, 1] those of the 16-bit path."""
-    n_neurons, n_slots = receptors.shape
-    n_columns = n_neurons // neurons_per_column
+    n_slots = receptors.shape[1]
     n_blocks, n_rec, n_levels, sb = masks.shape
     span = n_levels * sb
-    flat = masks.reshape(n_blocks, n_rec, span)
-    per_part = (neurons_per_column + parts - 1) // parts
-    out = np.zeros((n_columns, parts, n_blocks * sb), dtype=np.int32)
-    for chunk in prange(n_columns * parts):
-        column, part = chunk // parts, chunk % parts
-        lo = column * neurons_per_column + part * per_part
-        hi = min(lo + per_part, (column + 1) * neurons_per_column)
+    flat, per_part, out = blocked_layout(receptors, masks, neurons_per_column, parts)
+    for chunk in prange(out.shape[0] * parts):
+        column, part, lo, hi = chunk_neurons(chunk, parts, neurons_per_column, per_part)
         thr = weights.dtype.type(threshold)
         live_w = np.empty(n_slots, dtype=weights.dtype)
         live_r = np.empty(n_slots, dtype=np.int64)
@@ -365,17 +380,12 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
 def profile_parts(receptors, weights, masks, neurons_per_column, parts, threshold, skip_drive,
                   skip_rules):
     """`kernels.spike_counts_blocked` with one of its two parts switched off (timing only)."""
-    n_neurons, n_slots = receptors.shape
-    n_columns = n_neurons // neurons_per_column
+    n_slots = receptors.shape[1]
     n_blocks, n_rec, n_levels, sb = masks.shape
     span = n_levels * sb
-    flat = masks.reshape(n_blocks, n_rec, span)
-    per_part = (neurons_per_column + parts - 1) // parts
-    out = np.zeros((n_columns, parts, n_blocks * sb), dtype=np.int32)
-    for chunk in prange(n_columns * parts):
-        column, part = chunk // parts, chunk % parts
-        lo = column * neurons_per_column + part * per_part
-        hi = min(lo + per_part, (column + 1) * neurons_per_column)
+    flat, per_part, out = blocked_layout(receptors, masks, neurons_per_column, parts)
+    for chunk in prange(out.shape[0] * parts):
+        column, part, lo, hi = chunk_neurons(chunk, parts, neurons_per_column, per_part)
         thr = weights.dtype.type(threshold)
         live_w = np.empty(n_slots, dtype=weights.dtype)
         live_r = np.empty(n_slots, dtype=np.int64)
