@@ -6,12 +6,11 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest.mock import ANY
 
+import forkrun
 import numpy as np
 import pytest
 import zarr
@@ -19,8 +18,6 @@ import zarr
 from stores import checkpoint as ckpt
 from stores.runs import read_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
-SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
 # Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too; the
 # `snapshots` variant adds its write (snapshots.zarr, final epoch) to the journal.
 PLAIN_TRAIN = ["train", "--epochs", "2", "--set", "neurons=20", "--limit-train", "400",
@@ -29,12 +26,11 @@ TRAIN = [*PLAIN_TRAIN, "--set", "snapshots=2"]
 
 
 def run(*args, env=None, wait=True):
+    """`snnpipe ARGS` as a real process (forked from the pre-imported test server)."""
     e = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
-    cmd = [*SNNPIPE, *map(str, args)]
     if not wait:
-        return subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=e)
+        return forkrun.start(*args, env=e)
+    return forkrun.snnpipe(*args, env=e)
 
 
 def strip(rows):
@@ -158,18 +154,18 @@ def _stopped(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] == "T"
 
 
-def _freeze_at(args: list, point: str) -> subprocess.Popen:
+def _freeze_at(args: list, point: str) -> forkrun.Proc:
     """Start a writer that stops itself (SIGSTOP) at a known point, holding its lock."""
     proc = run(*args, env={"SNNPIPE_FAULT": f"SIGSTOP@{point}"}, wait=False)
     while not _stopped(proc.pid):            # waits for a state, not for a duration
-        assert proc.poll() is None, proc.stderr.read()
+        assert proc.poll() is None, proc.stderr
         os.sched_yield()
     return proc
 
 
-def _thaw(proc: subprocess.Popen) -> None:
+def _thaw(proc: forkrun.Proc) -> None:
     os.kill(proc.pid, signal.SIGCONT)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    assert proc.wait(timeout=600) == 0, proc.stderr
 
 
 def test_two_resumes_of_one_run_the_second_is_refused(reference, tmp_path):

@@ -1,0 +1,162 @@
+"""Run `snnpipe` in a real child process that starts in a fraction of a second.
+
+A fresh `python -m pipeline.cli` spends 2-4 s importing numba, scipy, zarr, dask, typer and
+rich and loading the cached kernels before it does any work, and the suite starts hundreds
+of them. Here one server process per test worker (tests/forkserver.py) imports all of that
+once and runs every engine kernel once; each command is then a `fork` of it: a real process
+with its own pid, exit code, signal handlers and file descriptors, so SIGKILL, SIGSTOP,
+SIGINT and exit codes mean exactly what they mean for the console script.
+
+What a child does not share with a fresh interpreter: its modules are already imported
+(the "Ctrl-C while importing" path is tested with real fresh processes), and numba runs its
+`workqueue` threading layer, the one that survives a fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = Path(__file__).resolve().parent / "forkserver.py"
+
+
+class _Server:
+    """The client side: send a command, learn its pid at once and its exit code later."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "MPLBACKEND": "Agg",
+               "PYTHONPATH": os.pathsep.join(
+                   filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self._proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True,
+                                      bufsize=1)
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pids: dict[int, int] = {}
+        self._codes: dict[int, int] = {}
+        self._next = 0
+        ready = self._proc.stdout.readline()
+        if ready.strip() != "ready":
+            raise RuntimeError(f"test fork server failed to start: {ready!r}")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self._proc.stdout:
+            msg = json.loads(line)
+            with self._cond:
+                if "pid" in msg:
+                    self._pids[msg["id"]] = msg["pid"]
+                else:
+                    self._codes[msg["id"]] = msg["exit"]
+                self._cond.notify_all()
+
+    def start(self, request: dict) -> tuple[int, int]:
+        with self._send_lock:
+            self._next += 1
+            ident = self._next
+            self._proc.stdin.write(json.dumps({**request, "id": ident}) + "\n")
+            self._proc.stdin.flush()
+        with self._cond:
+            self._cond.wait_for(lambda: ident in self._pids or self._proc.poll() is not None)
+            if ident not in self._pids:
+                raise RuntimeError("the test fork server died")
+            return ident, self._pids.pop(ident)
+
+    def exit_code(self, ident: int, timeout: float | None) -> int | None:
+        with self._cond:
+            self._cond.wait_for(lambda: ident in self._codes, timeout)
+            return self._codes.pop(ident, None)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait(60)
+
+
+_server: _Server | None = None
+_server_lock = threading.Lock()
+
+
+def _get_server() -> _Server:
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = _Server()
+            atexit.register(_server.close)
+    return _server
+
+
+@dataclass
+class Finished:
+    """What `subprocess.run(..., capture_output=True, text=True)` returns, in short."""
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Proc:
+    """A started command (like `subprocess.Popen`): pid, poll, wait, then its output."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict | None):
+        self.args = list(args)
+        self._dir = tempfile.mkdtemp(prefix="snnpipe-fork-")
+        self._out = os.path.join(self._dir, "out")
+        self._err = os.path.join(self._dir, "err")
+        full_env = dict(os.environ if env is None else env)
+        full_env.setdefault("WANDB_MODE", "disabled")
+        self._server = _get_server()
+        self._id, self.pid = self._server.start(
+            {"args": self.args, "env": full_env, "cwd": str(cwd), "out": self._out,
+             "err": self._err})
+        self.returncode: int | None = None
+        self.stdout = self.stderr = ""
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            code = self._server.exit_code(self._id, 0)
+            if code is not None:
+                self._finish(code)
+        return self.returncode
+
+    def wait(self, timeout: float | None = 600) -> int:
+        if self.returncode is None:
+            code = self._server.exit_code(self._id, timeout)
+            if code is None:
+                os.kill(self.pid, 9)
+                self._server.exit_code(self._id, None)
+                raise TimeoutError(f"snnpipe {' '.join(self.args)} ran over {timeout} s")
+            self._finish(code)
+        return self.returncode
+
+    def _finish(self, code: int) -> None:
+        self.returncode = code
+        with open(self._out, errors="replace") as f:
+            self.stdout = f.read()
+        with open(self._err, errors="replace") as f:
+            self.stderr = f.read()
+        for p in (self._out, self._err):
+            os.unlink(p)
+        os.rmdir(self._dir)
+
+
+def start(*args, cwd: Path = ROOT, env: dict | None = None) -> Proc:
+    """Start `snnpipe ARGS` in a forked child and return at once."""
+    return Proc([str(a) for a in args], Path(cwd), env)
+
+
+def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None,
+            timeout: float = 600) -> Finished:
+    """Run `snnpipe ARGS` to the end in a forked child (env: the whole environment, or None
+    for this process's); stdout and stderr captured as text."""
+    proc = start(*args, cwd=cwd, env=env)
+    proc.wait(timeout)
+    return Finished(proc.args, proc.returncode, proc.stdout, proc.stderr)

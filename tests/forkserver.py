@@ -1,0 +1,123 @@
+"""The test fork server (started by tests/forkrun.py, one per test worker).
+
+It imports every module a command may load and runs every engine kernel once, prints
+"ready", then reads one JSON request per line on stdin: fork a child that becomes
+`snnpipe ARGS` (environment, folder, stdout and stderr files as asked) and reply
+{"id", "pid"} at once, then {"id", "exit"} when the child ends (the exit code as
+`subprocess` gives it: negative for a signal). It exits when stdin closes.
+"""
+
+import json
+import os
+import selectors
+import signal
+import sys
+import traceback
+
+import forkserver_warm  # noqa: F401  (imports and kernels, before any fork)
+
+
+def become(req: dict) -> None:
+    """In the forked child: a fresh `snnpipe ARGS` process, exiting as one would."""
+    os.environ.clear()
+    os.environ.update(req["env"])
+    os.chdir(req["cwd"])
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                            (1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                            (2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        f = os.open(path, flags, 0o644)
+        os.dup2(f, fd)
+        os.close(f)
+    sys.stdin = open(0, closefd=False)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", closefd=False)
+    from stores import faults
+    faults._SPEC, faults._WRITES = False, 0      # as in a new process: no fault read yet
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.set_wakeup_fd(-1)
+    sys.argv = ["snnpipe", *req["args"]]
+    code = 0
+    try:
+        from pipeline.cli import app
+        app(args=list(req["args"]), prog_name="snnpipe")
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:                    # as Python does: traceback, then die of it
+        traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code & 0xFF)
+
+
+def reply(msg: dict) -> None:
+    sys.__stdout__.write(json.dumps(msg) + "\n")
+    sys.__stdout__.flush()
+
+
+def main() -> None:
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    sel = selectors.DefaultSelector()
+    sel.register(0, selectors.EVENT_READ)
+    pending = b""
+    sel.register(wake_r, selectors.EVENT_READ)
+    children: dict[int, int] = {}
+    sys.__stdout__.write("ready\n")
+    sys.__stdout__.flush()
+    open_input = True
+    while open_input or children:
+        for key, _ in sel.select():
+            if key.fileobj == 0:
+                chunk = os.read(0, 1 << 16)
+                if not chunk:
+                    open_input = False
+                    sel.unregister(0)
+                    continue
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    req = json.loads(line)
+                    pid = os.fork()
+                    if pid == 0:
+                        os.close(wake_r)
+                        os.close(wake_w)
+                        become(req)
+                    children[pid] = req["id"]
+                    reply({"id": req["id"], "pid": pid})
+            else:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            ident = children.pop(pid, None)
+            if ident is not None:
+                reply({"id": ident, "exit": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    main()
