@@ -160,3 +160,14 @@ def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None,
     proc = start(*args, cwd=cwd, env=env)
     proc.wait(timeout)
     return Finished(proc.args, proc.returncode, proc.stdout, proc.stderr)
+
+
+def fresh(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600) -> Finished:
+    """`python -m pipeline.cli ARGS` in a brand-new interpreter: for what happens while the
+    modules load (Ctrl-C in the first instant), which a forked child has already passed."""
+    full_env = dict(os.environ if env is None else env)
+    full_env.setdefault("WANDB_MODE", "disabled")
+    cmd = [sys.executable, "-m", "pipeline.cli", *map(str, args)]
+    res = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                         timeout=timeout)
+    return Finished(cmd, res.returncode, res.stdout, res.stderr)

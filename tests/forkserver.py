@@ -14,8 +14,6 @@ import signal
 import sys
 import traceback
 
-import forkserver_warm  # noqa: F401  (imports and kernels, before any fork)
-
 
 def become(req: dict) -> None:
     """In the forked child: a fresh `snnpipe ARGS` process, exiting as one would."""
@@ -70,6 +68,9 @@ def reply(msg: dict) -> None:
 
 
 def main() -> None:
+    # Imported here, not at the top: a dask worker spawned by a child imports this file
+    # again as __mp_main__, and must not pay for the warm-up.
+    import forkserver_warm  # noqa: F401  (imports and kernels, before any fork)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

@@ -3,10 +3,9 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
+import forkrun
 import numpy as np
 import pytest
 import zarr
@@ -15,15 +14,13 @@ from stores import checkpoint as ckpt
 from stores.runs import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
 # Small but real: 1/4 of the neurons keeps each epoch well under a second.
 SMALL = ["--set", "neurons=198", "--limit-train", "2000", "--limit-test", "1000"]
 
 
 def cli(*args, env=None, timeout=600):
     e = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
-    return subprocess.run([*SNNPIPE, *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=e)
+    return forkrun.snnpipe(*args, env=e, timeout=timeout)
 
 
 def one_error_line(res):
@@ -101,10 +98,8 @@ BATCHES_PER_EPOCH = 150          # 30,000 images / 200
 def signal_at_batch(run, sig, batch):
     """Run training that sends itself `sig` right after batch number `batch` (the test-only
     SNNPIPE_FAULT hook: no sleeps, the signal lands at a known point every time)."""
-    res = subprocess.run([*SNNPIPE, "train", *map(str, LONG_RUN), "--run-dir", str(run)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "WANDB_MODE": "disabled",
-                              "SNNPIPE_FAULT": f"{sig.name}@batch:{batch}"})
+    res = cli("train", *LONG_RUN, "--run-dir", run,
+              env={"SNNPIPE_FAULT": f"{sig.name}@batch:{batch}"})
     return res.returncode, res.stderr
 
 

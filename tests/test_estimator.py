@@ -1,11 +1,9 @@
 """SONNClassifier: scikit-learn's own checks, pipelines, and one engine behind two faces."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import forkrun
 import numpy as np
 import pytest
 from sklearn.model_selection import cross_val_score
@@ -75,11 +73,8 @@ def test_same_network_as_snnpipe_train_and_checkpoints_both_ways(mnist, tmp_path
     the same network; each one's checkpoint loads into the other."""
     train, test = mnist
     run = tmp_path / "run"
-    res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "train", "--epochs", "2", "--set",
-         "neurons=150", "--limit-train", "3000", "--limit-test", "1000", "--seed", "5",
-         "--run-dir", str(run)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "WANDB_MODE": "disabled"})
+    res = forkrun.snnpipe("train", "--epochs", "2", "--set", "neurons=150", "--limit-train",
+                          "3000", "--limit-test", "1000", "--seed", "5", "--run-dir", run)
     assert res.returncode == 0, res.stderr
     clf = SONNClassifier(neurons=150, max_samples=6000, random_state=5)
     clf.fit(train.pixels, train.labels)
@@ -95,9 +90,7 @@ def test_same_network_as_snnpipe_train_and_checkpoints_both_ways(mnist, tmp_path
     assert loaded.score(test.pixels, test.labels) == cp.metrics["test_accuracy"]
 
     saved = ckpt.save_estimator(tmp_path / "est.zarr", clf, dataset="mnist")  # and back
-    ev = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", str(saved), "--json",
-                         "--limit", "1000"], cwd=ROOT, capture_output=True, text=True,
-                        timeout=600)
+    ev = forkrun.snnpipe("eval", saved, "--json", "--limit", "1000")
     assert ev.returncode == 0, ev.stderr
     assert json.loads(ev.stdout)["results"][0]["accuracy"] == clf.score(test.pixels,
                                                                          test.labels)

@@ -3,9 +3,8 @@ failure leaves nothing behind in the cache or the store."""
 
 import gzip
 import shutil
-import subprocess
-import sys
 
+import forkrun
 import numpy as np
 import pytest
 
@@ -47,8 +46,7 @@ def test_parse_broken_labels_and_count_mismatch():
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return forkrun.snnpipe(*args, cwd=cwd, timeout=300)
 
 
 def _copy_source(src_cache, dst, gz=False):

@@ -5,9 +5,11 @@ where a subprocess adds nothing, real processes where signals are involved."""
 import errno
 import gzip
 import json
+import os
 import shutil
 import signal
 
+import forkrun
 import numpy as np
 import pytest
 import zarr
@@ -259,7 +261,7 @@ def test_priming_names_its_own_options(samples, tmp_path):
 
 
 def test_ctrl_c_during_imports_exits_130_without_a_traceback():
-    res = run("config", "show", env={"SNNPIPE_FAULT": "SIGINT@import:1"})
+    res = forkrun.fresh("config", "show", env={**os.environ, "SNNPIPE_FAULT": "SIGINT@import:1"})
     assert res.returncode == 130 and res.stderr.strip() == "interrupted"
 
 

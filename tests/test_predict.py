@@ -1,11 +1,9 @@
 """`snnpipe predict` on real files: MNIST digits as PNG, font-drawn digits, bad images."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import forkrun
 import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -19,10 +17,7 @@ FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
 def predict(*args):
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", *map(str, args)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "WANDB_MODE": "disabled"})
-    return res
+    return forkrun.snnpipe("predict", *args)
 
 
 def draw_digit(d: int, path: Path) -> Path:

@@ -10,6 +10,8 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import forkrun
+
 import snnpipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +74,7 @@ def test_version_flag():
 
 
 def test_no_arguments_prints_the_first_commands_in_order():
-    res = run(sys.executable, "-m", "pipeline.cli")
+    res = forkrun.snnpipe()
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     order = [next(i for i, ln in enumerate(lines) if ln.strip().startswith(f"snnpipe {cmd}"))

@@ -65,15 +65,10 @@ def test_priming_ablation_runs_every_variant(mnist_store, tmp_path, samples):
 def test_dpi_program_prints_his_numbers_at_20000_positive_steps(mnist_store, tmp_path):
     """SONN.md's check point of D𝜋's own run, through the real CLI: after 20,000 positive
     steps, batch 5,127 (1,025,400 samples), 29,851 negative steps, test accuracy 66.45 %."""
-    import os
-    import subprocess
-    import sys
+    import forkrun
     run = tmp_path / "dpi"
-    res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "reproduce", "--preset", "dpi-program",
-         "--eval-every-positive", "5000", "--max-samples", "1030000", "--run-dir", str(run)],
-        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "WANDB_MODE": "disabled"})
+    res = forkrun.snnpipe("reproduce", "--preset", "dpi-program", "--eval-every-positive",
+                          "5000", "--max-samples", "1030000", "--run-dir", run)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(ln) for ln in (run / "results.jsonl").read_text().splitlines()]
     marks = [r for r in rows if r["mid_batch"]]

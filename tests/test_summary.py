@@ -50,21 +50,20 @@ def test_band_parsing_and_refusals():
 
 def test_plot_band_prints_the_level_of_each_run_and_refuses_a_bad_band(tmp_path):
     import json
-    import subprocess
-    import sys
     from pathlib import Path
 
+    import forkrun
     root = Path(__file__).resolve().parents[1]
     run = root / "docs" / "reproduce-98.9"
-    cmd = [sys.executable, "-m", "pipeline.cli", "plot", str(run), "--label", "exact",
+    cmd = ["plot", str(run), "--label", "exact",
            "--against", f"again={run}", "--output", str(tmp_path), "--band", "10M:58M"]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    res = forkrun.snnpipe(*cmd, cwd=root)
     assert res.returncode == 0, res.stderr
     points = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines() if x]
     band = summarize(points, bands=((10_000_000, 58_000_000),))["bands"][0]
     line = f"band 10-58 M samples: {band.mean:.2f} % ± {band.sd:.2f} (n = {band.n})"
     assert res.stdout.count(line) == 2                     # both labels, same run
     assert (tmp_path / "comparison.png").stat().st_size > 0
-    bad = subprocess.run(cmd[:-1] + ["58M:10M"], capture_output=True, text=True, cwd=root)
+    bad = forkrun.snnpipe(*cmd[:-1], "58M:10M", cwd=root)
     assert bad.returncode != 0
     assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error: --band")

@@ -2,10 +2,9 @@
 resume, a failing trial, bad specs, and validation that never touches test images."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import forkrun
 import numpy as np
 import pytest
 
@@ -44,9 +43,8 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     bad = expand(read_spec(spec))[3]
     (folder / "trials").mkdir(parents=True)
     (folder / "trials" / bad["id"]).write_text("in the way")
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "sweep", str(spec),
-                          "--folder", str(folder), "--workers", "2", "--wandb-mode",
-                          "disabled"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    res = forkrun.snnpipe("sweep", spec, "--folder", folder, "--workers", "2",
+                          "--wandb-mode", "disabled")
     assert res.returncode == 1, res.stderr          # a trial failed: reported, not fatal
     rows = read_jsonl(folder / "sweep.jsonl")
     assert len(rows) == 4 and sorted(r["status"] for r in rows) == ["failed", "ok", "ok", "ok"]
@@ -164,11 +162,9 @@ def test_random_draws_are_reproducible_and_in_range(tmp_path):
 
 
 def test_reproduce_picks_best_on_validation(mnist_store, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "reproduce", "--set",
-                          "neurons=20", "--max-samples", "4000", "--eval-every-samples", "1000",
-                          "--validation", "5000", "--run-dir", str(tmp_path / "r"),
-                          "--wandb-mode", "disabled"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
+    res = forkrun.snnpipe("reproduce", "--set", "neurons=20", "--max-samples", "4000",
+                          "--eval-every-samples", "1000", "--validation", "5000",
+                          "--run-dir", tmp_path / "r", "--wandb-mode", "disabled")
     assert res.returncode == 0, res.stderr
     points = read_jsonl(tmp_path / "r" / "results.jsonl")
     assert len(points) >= 4 and all("validation_accuracy" in p for p in points)

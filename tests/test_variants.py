@@ -3,10 +3,9 @@ and uses no pixel positions. (That the defaults stay D𝜋's model bit for bit i
 rest of the suite checks: test_faithful, test_engine_exact, the committed replays.)"""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import forkrun
 import numpy as np
 import pytest
 from hypothesis import given
@@ -19,13 +18,11 @@ from engine.schedule import annealed
 from engine.trainer import Trainer, decided_correct
 from stores import checkpoint as ckpt
 
-SNNPIPE = [sys.executable, "-m", "pipeline.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def snnpipe(*args, cwd):
-    return subprocess.run([*SNNPIPE, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return forkrun.snnpipe(*args, cwd=cwd)
 
 
 # ----------------------------------------------------------- learning-rate schedule
