@@ -44,7 +44,7 @@ class Config:
     prime_forced_positive: bool = True
     prime_negative_cap: bool = True
     # How faithfully to follow D𝜋's own program (docs/model.md, rules F1-F6).
-    # The defaults are the spec's exact rules; preset `dpi-program` switches all four.
+    # The defaults are the exact rules (E1-E12); preset `dpi-program` switches all four.
     quantilizer: str = "exact"          # exact | binary32 (his float quantilizers)
     generator: str = "pcg64"            # pcg64 | glibc (his srand/rand)
     growth: str = "uniform"             # uniform | dpi-walk (his free-slot walk)
