@@ -1,4 +1,4 @@
-"""The SONN model of shared/SONN.md: arrays in, arrays out, no I/O."""
+"""The SONN model of docs/model.md: arrays in, arrays out, no I/O."""
 
 from ._cache import use_versioned_cache
 

@@ -1,8 +1,8 @@
-"""One training batch as one compiled call (SONN.md "One training batch", steps 2-4).
+"""One training batch as one compiled call (docs/model.md, rule E8, steps 2-4).
 
 `train_batch` runs the forward pass, both quantilizers, the learning decisions, growth,
 reinforcement, decay, pruning and the counters without returning to Python. The only way
-out mid-batch is an evaluation point (faithful rule 5): when `eval_every_positive` > 0 the
+out mid-batch is an evaluation point (docs/model.md, rule F5): when `eval_every_positive` > 0 the
 call returns the index of the next sample to learn, the caller evaluates the network as it
 stands, and calls again with `start` set to that index (the counts and the quantilizers of
 the batch are unchanged by then, so the decisions are recomputed identically).

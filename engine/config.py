@@ -1,4 +1,7 @@
-"""Every hyperparameter of the SONN in one frozen, validated dataclass (see shared/SONN.md)."""
+"""Every hyperparameter of the SONN in one frozen, validated dataclass.
+
+The fields, their defaults and the rules that read them: docs/model.md#configuration-and-defaults.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +43,8 @@ class Config:
     negative_denominator: int = 900
     prime_forced_positive: bool = True
     prime_negative_cap: bool = True
-    # How faithfully to follow D𝜋's own program (SONN.md, "D𝜋's program, to the last bit").
-    # The defaults are the spec's exact rules; preset `dpi-program` switches all four.
+    # How faithfully to follow D𝜋's own program (docs/model.md, rules F1-F6).
+    # The defaults are the exact rules (E1-E12); preset `dpi-program` switches all four.
     quantilizer: str = "exact"          # exact | binary32 (his float quantilizers)
     generator: str = "pcg64"            # pcg64 | glibc (his srand/rand)
     growth: str = "uniform"             # uniform | dpi-walk (his free-slot walk)

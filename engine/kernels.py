@@ -1,7 +1,8 @@
 """numba kernels for the SONN's hot loops: spike counting, reinforcement, decay.
 
-Each kernel is one rule of shared/SONN.md written as plain loops; numba compiles them to
-machine code (and vectorises the forward pass across samples). Arrays in, arrays out.
+Each kernel is one rule of docs/model.md written as plain loops (forward pass: E2;
+reinforcement: E4; decay and pruning: E6); numba compiles them to machine code (and
+vectorises the forward pass across samples). Arrays in, arrays out.
 The slot layout is neuron-major: `receptors[m, k]`, `weights[m, k]` for the flat neuron
 index `m = column * neurons + n` — exactly the `indices`/`data` of a CSR matrix with K
 entries per row (see `engine.connections`).

@@ -1,6 +1,6 @@
 """Quantilizer: a running estimate of a high quantile, moved by fixed steps.
 
-Two arithmetics (SONN.md "Quantilizers" and faithful rule 1):
+Two arithmetics (docs/model.md, rules E7 and F1):
 - `exact` (default): `q` is an integer number of 1/denominator units, so every step and every
   comparison is integer arithmetic and runs reproduce bit for bit;
 - `binary32`: D𝜋's program: `q` is a float32; up-steps add the float32 quotient up/denominator

@@ -1,9 +1,10 @@
 """Online training: the spec's batch procedure, priming rules, epochs, and exact state.
 
-Read top to bottom: `Trainer.train_batch` is "One training batch" of shared/SONN.md, run
-as one compiled call (`engine.batch.train_batch`). All randomness comes from one generator
-owned by the trainer (PCG64, or glibc's rand() in D𝜋's faithful mode), held as a state array
-that the kernel advances; it, the counters, the quantilizers and the network round-trip
+Read top to bottom: `Trainer.train_batch` is rule E8 of docs/model.md ("One training
+batch"), run as one compiled call (`engine.batch.train_batch`); `next_batch` is rule E9 (or
+F3). All randomness comes from one generator owned by the trainer (PCG64, rule E11, or
+glibc's rand() in D𝜋's faithful mode, rule F2), held as a state array that the kernel
+advances; it, the counters, the quantilizers and the network round-trip
 through plain arrays and a JSON-able dict (`state_dict` / `from_state`), so a run can
 resume bit-identically.
 """
@@ -97,7 +98,7 @@ class Trainer:
     """Owns the network, the quantilizers, the counters and the random generator.
 
     `eval_every_positive` > 0 with an `on_eval()` callback stops mid-batch at D𝜋's
-    evaluation points (every that many positive steps, SONN.md faithful rule 5).
+    evaluation points (every that many positive steps, docs/model.md, rule F5).
     """
 
     def __init__(self, cfg: Config, network: Network | None = None, seed: int = 0,

@@ -23,7 +23,7 @@ from .errors import PipelineError  # noqa: E402
 
 DPI_TARGET = 98.65
 DPI_LARGE_TARGET = 98.9          # his claim for 7,920 neurons per class
-# D𝜋's own program's printout, default configuration, seed 1000 (SONN.md, faithful rule 5).
+# D𝜋's own program's printout, default configuration, seed 1000 (docs/model.md, rule F5).
 DPI_POINTS = [(1_025_400, 66.45)]
 
 

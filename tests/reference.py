@@ -1,7 +1,9 @@
-"""A literal, slow implementation of shared/SONN.md: plain loops per neuron, slot and cycle.
+"""A literal, slow implementation of docs/model.md: plain loops per neuron, slot and cycle.
 
 Python ints (no overflow), Fractions for the quantilizers, sets for contributing slots:
 deliberately nothing in common with the engine's fast paths, so agreement means something.
+Each function and loop names the rule of docs/model.md it transcribes (E1-E12: the exact
+mode; F1-F6: D𝜋's program); the table "How bit for bit is checked" there names the tests.
 """
 
 from __future__ import annotations
@@ -12,39 +14,42 @@ import numpy as np
 
 
 def spike_counts(cfg, receptors, weights, planes):
+    """docs/model.md, E2 "Forward pass: spike counts" (weights frozen)."""
     n_samples = planes.shape[0]
     out = np.zeros((n_samples, cfg.columns), dtype=np.int64)
     for i in range(n_samples):
         for col in range(cfg.columns):
-            for n in range(cfg.neurons):
+            for n in range(cfg.neurons):        # a column's count: the sum over its neurons
                 t = 0
-                for c in range(len(cfg.levels)):
-                    for k in range(cfg.slots):
+                for c in range(len(cfg.levels)):  # E2: each cycle in order, rules 1-3
+                    for k in range(cfg.slots):    # E2 rule 1: slots on in plane c (free adds 0)
                         if bool(planes[i, c, receptors[col, n, k]]):
                             t += int(weights[col, n, k])
-                    if t > cfg.spike_threshold:
+                    if t > cfg.spike_threshold:   # E2 rule 2: spike and reset
                         out[i, col] += 1
                         t = 0
-                    else:
-                        t = t // 2  # floor: rounds toward minus infinity
+                    else:                         # E2 rule 3: halve, floor (toward -inf)
+                        t = t // 2
     return out
 
 
 def reinforce(cfg, receptors, weights, sample_planes, column, amount):
-    """In place on `weights` (a numpy array); returns slots pruned."""
+    """docs/model.md, E4 "Reinforcement", of one column for one sample.
+
+    In place on `weights` (a numpy array); returns slots pruned."""
     pruned = 0
-    for n in range(cfg.neurons):
+    for n in range(cfg.neurons):              # E4: every neuron of the column
         t = 0
         contributing: set[int] = set()
-        for c in range(len(cfg.levels)):
-            for k in range(cfg.slots):
+        for c in range(len(cfg.levels)):      # E4: each cycle, steps 1-3
+            for k in range(cfg.slots):        # E4 step 1: live slots on in plane c
                 w = int(weights[column, n, k])
                 if w != 0 and bool(sample_planes[c, receptors[column, n, k]]):
                     t += w
                     contributing.add(k)
-            if t > cfg.learn_low:
+            if t > cfg.learn_low:             # E4 step 2: the learning window, then reset
                 if t < cfg.learn_high:
-                    for k in sorted(contributing):
+                    for k in sorted(contributing):  # E4 step 2: each still-live contributor
                         w = int(weights[column, n, k])
                         if w == 0:
                             continue
@@ -56,13 +61,14 @@ def reinforce(cfg, receptors, weights, sample_planes, column, amount):
                             weights[column, n, k] = w
                 t = 0
                 contributing = set()
-            t = t // 2
+            t = t // 2                        # E4 step 3: halve, floor
     return pruned
 
 
 def decay(cfg, weights):
+    """docs/model.md, E6 "Decay and pruning", over every slot of the network."""
     pruned = 0
-    for idx in np.ndindex(weights.shape):
+    for idx in np.ndindex(weights.shape):   # E6: each live weight toward 0, then prune
         w = int(weights[idx])
         if w == 0:
             continue
@@ -75,6 +81,8 @@ def decay(cfg, weights):
 
 
 class RefQuantilizer:
+    """docs/model.md, E7 "Quantilizers", exact: q as a Fraction."""
+
     def __init__(self, up, down, denominator):
         self.q = Fraction(0)
         self.up = Fraction(up, denominator)
@@ -88,7 +96,8 @@ class RefQuantilizer:
 
 
 class RefTrainer:
-    """The spec's training batch with growth disabled (grow_count == 0)."""
+    """docs/model.md, E8 "One training batch" with the priming rules of E10, growth
+    disabled (grow_count == 0)."""
 
     def __init__(self, cfg, receptors, weights):
         assert cfg.grow_count == 0
@@ -101,10 +110,10 @@ class RefTrainer:
 
     def train_batch(self, planes, labels):
         cfg = self.cfg
-        self.batches_seen += 1
-        counts = spike_counts(cfg, self.receptors, self.weights, planes)
+        self.batches_seen += 1                                          # E8 step 1
+        counts = spike_counts(cfg, self.receptors, self.weights, planes)  # E8 step 2
         errs, excesses = [], []
-        for i, y in enumerate(labels):
+        for i, y in enumerate(labels):   # E8 step 3: observe err, then excess_j (ascending j)
             y = int(y)
             cnt = [int(v) for v in counts[i]]
             err = max(cnt[j] for j in range(cfg.columns) if j != y) - cnt[y]
@@ -116,7 +125,7 @@ class RefTrainer:
                 self.neg.observe(ex[j])
             errs.append(err)
             excesses.append(ex)
-        for i, y in enumerate(labels):
+        for i, y in enumerate(labels):   # E8 step 4: learn, in batch order
             y = int(y)
             forced = cfg.prime_forced_positive and self.batches_seen > self.positive_learns
             if errs[i] >= self.pos.q or forced:
@@ -126,8 +135,8 @@ class RefTrainer:
                 if cfg.decay_amount > 0 and self.positive_learns % cfg.decay_every == 0:
                     decay(cfg, self.weights)
             if cfg.prime_negative_cap and self.negative_learns > (3 * self.positive_learns) // 2:
-                continue
-            for j in sorted(excesses[i]):
+                continue                 # E10: the negative cap, once per sample
+            for j in sorted(excesses[i]):   # E8 step 4: negative steps, ascending j
                 if excesses[i][j] >= self.neg.q:
                     reinforce(cfg, self.receptors, self.weights, planes[i], j,
                               cfg.reinforce_negative)
@@ -136,8 +145,9 @@ class RefTrainer:
 
 
 def dpi_grow(weights, receptors, active, count, weight, rand):
-    """D𝜋's growth walk, literally as SONN.md (faithful rule 4) words it, on one column's
-    (neurons, slots) arrays, in place. `rand()` is the C library's own. Returns placed slots."""
+    """D𝜋's growth walk, literally as docs/model.md (F4 "Growth: the dpi-walk") words it, on
+    one column's (neurons, slots) arrays, in place. `rand()` is the C library's own (F2).
+    Returns placed slots."""
     neurons, slots = weights.shape
 
     def rnd(m):
@@ -151,7 +161,7 @@ def dpi_grow(weights, receptors, active, count, weight, rand):
         return []
     nb = min(count, free)
     ps = []
-    for _ in range(nb):
+    for _ in range(nb):                   # F4: draw p_i = rnd(free) + 1, repeats drawn again
         p = rnd(free) + 1
         while p in ps:
             p = rnd(free) + 1
@@ -159,8 +169,8 @@ def dpi_grow(weights, receptors, active, count, weight, rand):
     ps.sort()
     n, s, p0, prev = 0, 0, 0, None
     placed = []
-    for p in ps:
-        while n < neurons and p0 != p:
+    for p in ps:                          # F4: place the sorted p_i one by one
+        while n < neurons and p0 != p:    # F4: the walk over the column's neurons
             f = slots - live(n)
             if p0 + f < p:
                 p0 += f
@@ -168,7 +178,7 @@ def dpi_grow(weights, receptors, active, count, weight, rand):
                 continue
             if n != prev:
                 s = 0
-            while s < slots and p0 != p:
+            while s < slots and p0 != p:  # F4: scan the neuron's slots from s
                 if weights[n, s] == 0:
                     p0 += 1
                 if p0 != p:
@@ -185,7 +195,10 @@ def dpi_grow(weights, receptors, active, count, weight, rand):
 
 
 def binary32_observe(q, up, down, denominator, x):
-    """D𝜋's float quantilizer step with numpy scalars: q is np.float32."""
+    """docs/model.md, F1 "Quantilizers in binary32", with numpy scalars: q is np.float32.
+
+    The down-step is D𝜋's `q - 1.0 / denominator`, so this equals the engine's rule only for
+    down = 1 (both of D𝜋's quantilizers; the tests use no other)."""
     xf = np.float32(x)
     if xf != q:
         if xf >= q:

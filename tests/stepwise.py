@@ -2,7 +2,8 @@
 the compiled batch (`engine.batch.train_batch`) must match bit for bit (exact mode).
 
 Every learning step goes through Python: numpy's `Generator.choice`/`integers` for growth,
-one kernel call per reinforcement, counters in Python. Slow and obviously the spec.
+one kernel call per reinforcement, counters in Python. Slow and obviously the spec: rule E8
+of docs/model.md, with growth (E5), priming (E10) and numpy's draws (E11).
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ class StepwiseTrainer(Trainer):
         cfg, st, net = self.cfg, self.state, self.net
         labels = labels.astype(np.int64)
         n = labels.shape[0]
-        # 1. a batch of distinct samples
+        # E8 step 1: a batch of distinct samples
         st.batches_seen += 1
-        # 2. spike counts with frozen weights
+        # E8 step 2: spike counts with frozen weights
         counts = net.spike_counts_masks(sample_masks(planes), n)
         correct, no_decision = decided_correct(counts, labels)
-        # 3. quantilizers observe, in batch order (err, then each false column ascending)
+        # E8 step 3: quantilizers observe, in batch order (err, then each false column ascending)
         err, excess = margins(counts, labels)
         false_mask = np.ones_like(excess, dtype=bool)
         false_mask[np.arange(n), labels] = False
         self.positive.observe_all(err)
         self.negative.observe_all(excess[false_mask])     # row-major: sample, then column
-        # 4. learn, in batch order, with the quantilizers as they now stand
+        # E8 step 4: learn, in batch order, with the quantilizers as they now stand
         pos_due = self.positive.reached_by_all(err)
         neg_due = self.negative.reached_by_all(excess) & false_mask
         for i in range(n):

@@ -1,4 +1,4 @@
-"""The fast engine against the literal reference implementation of the spec."""
+"""The fast engine against the literal reference implementation of docs/model.md."""
 
 import numpy as np
 import pytest

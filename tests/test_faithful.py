@@ -1,5 +1,5 @@
 """D𝜋's program, to the last bit: its generator, its float quantilizer, its growth walk,
-and the compiled batch against the step-by-step trainer (SONN.md "faithful mode")."""
+and the compiled batch against the step-by-step trainer (docs/model.md, rules F1-F6)."""
 
 import ctypes
 import json

@@ -137,9 +137,6 @@ def test_code_block_runs_as_written(block, mnist_store, hold_data_dir, tmp_path)
 
 # ------------------------------------------------------------------------------ links
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)\)")
-# The spec sits beside the repository (../shared/SONN.md in the workspace), not in it: the
-# one deliberate link out of the repo, allowed here and only for that file.
-OUTSIDE_OK = {"SONN.md"}
 
 
 def prose(page: Path) -> str:
@@ -191,9 +188,7 @@ def test_every_relative_link_resolves(page):
             continue
         path, _, anchor = target.partition("#")
         dest = (page.parent / path).resolve() if path else page
-        if not dest.is_relative_to(ROOT):
-            assert dest.name in OUTSIDE_OK, f"{page.name}: {target} leaves the repository"
-            continue
+        assert dest.is_relative_to(ROOT), f"{page.name}: {target} leaves the repository"
         assert dest.exists(), f"{page.name}: broken link {target}"
         if anchor:
             assert dest.suffix == ".md", f"{page.name}: anchor into a non-page {target}"

@@ -63,8 +63,9 @@ def test_priming_ablation_runs_every_variant(mnist_store, tmp_path, samples):
 
 
 def test_dpi_program_prints_his_numbers_at_20000_positive_steps(mnist_store, tmp_path):
-    """SONN.md's check point of D𝜋's own run, through the real CLI: after 20,000 positive
-    steps, batch 5,127 (1,025,400 samples), 29,851 negative steps, test accuracy 66.45 %."""
+    """docs/model.md's check point of D𝜋's own run (rule F5), through the real CLI: after
+    20,000 positive steps, batch 5,127 (1,025,400 samples), 29,851 negative steps, test
+    accuracy 66.45 %."""
     import forkrun
     run = tmp_path / "dpi"
     res = forkrun.snnpipe("reproduce", "--preset", "dpi-program", "--eval-every-positive",
