@@ -70,7 +70,14 @@ def reply(msg: dict) -> None:
 def main() -> None:
     # Imported here, not at the top: a dask worker spawned by a child imports this file
     # again as __mp_main__, and must not pay for the warm-up.
+    import gc
+
     import forkserver_warm  # noqa: F401  (imports and kernels, before any fork)
+    gc.collect()
+    gc.freeze()        # children's collections skip the server's objects: no copy-on-write
+    import gc
+    gc.collect()
+    gc.freeze()        # children's collections skip the server's objects: no copy-on-write
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

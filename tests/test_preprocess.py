@@ -38,42 +38,45 @@ def _digest(path):
     return h.hexdigest()
 
 
-def test_store_content_idempotence_and_force(tmp_path, mnist_raw):
-    raw, cache = mnist_raw
-    data_dir = tmp_path / "d"
-    first = preprocess("mnist", data_dir, source=cache)
-    assert not first.up_to_date
-    ds = open_dataset(first.path)
+def test_mnist_store_holds_the_raw_images_and_their_planes(mnist_store, mnist_raw):
+    raw, _ = mnist_raw
+    ds = open_dataset(mnist_store)
     train = ds.load("train")
     assert train.planes.shape == (60000, 4, 784) and train.planes.dtype == bool
     assert np.array_equal(train.pixels, raw.train_images)
     assert np.array_equal(train.labels, raw.train_labels)
     assert np.array_equal(train.planes[:, 2], raw.train_images >= 64)
     assert ds.attrs["checksums"] == raw.checksums and ds.levels == (192, 128, 64, 1)
+
+
+def test_store_idempotence_and_force(tmp_path):
+    """The same write path for every data set; digits (1,797 images) keeps it fast."""
+    data_dir = tmp_path / "d"
+    first = preprocess("digits", data_dir)
+    assert not first.up_to_date
     mtime = (first.path / "zarr.json").stat().st_mtime_ns
-    again = preprocess("mnist", data_dir)
+    again = preprocess("digits", data_dir)
     assert again.up_to_date and (first.path / "zarr.json").stat().st_mtime_ns == mtime
-    forced = preprocess("mnist", data_dir, force=True)
+    forced = preprocess("digits", data_dir, force=True)
     assert not forced.up_to_date and _digest(forced.path) == _digest(first.path)
-    other = preprocess("mnist", data_dir, levels=(200, 100))
+    other = preprocess("digits", data_dir, levels=(200, 100))
     assert not other.up_to_date and open_dataset(other.path).levels == (200, 100)
 
 
-def test_failure_mid_write_leaves_no_store(tmp_path, mnist_raw):
-    _, cache = mnist_raw
+def test_failure_mid_write_leaves_no_store(tmp_path):
     data_dir = tmp_path / "d"
 
     def crash():
         raise RuntimeError("injected")
     with pytest.raises(RuntimeError, match="injected"):
-        preprocess("mnist", data_dir, source=cache, fail_after_write=crash)
-    assert not (data_dir / "mnist.zarr").exists()
-    assert not list(data_dir.glob(".mnist.zarr*"))
+        preprocess("digits", data_dir, fail_after_write=crash)
+    assert not (data_dir / "digits.zarr").exists()
+    assert not list(data_dir.glob(".digits.zarr*"))
     # an existing good store survives a failed rebuild untouched
-    good = preprocess("mnist", data_dir).path
+    good = preprocess("digits", data_dir).path
     before = _digest(good)
     with pytest.raises(RuntimeError):
-        preprocess("mnist", data_dir, force=True, levels=(9, 3), fail_after_write=crash)
+        preprocess("digits", data_dir, force=True, levels=(9, 3), fail_after_write=crash)
     assert _digest(good) == before
 
 
@@ -84,9 +87,8 @@ def test_bad_levels_are_rejected(tmp_path):
         preprocess("mnist", tmp_path, levels=(300, 1))
 
 
-def test_local_cluster_writes_the_identical_store(tmp_path, mnist_raw):
-    _, cache = mnist_raw
-    threaded = preprocess("mnist", tmp_path / "a", source=cache)
-    clustered = preprocess("mnist", tmp_path / "b", source=cache, workers=2)
+def test_local_cluster_writes_the_identical_store(tmp_path):
+    threaded = preprocess("digits", tmp_path / "a")
+    clustered = preprocess("digits", tmp_path / "b", workers=2)
     assert "local dask.distributed cluster" in clustered.scheduler
     assert _digest(threaded.path) == _digest(clustered.path)
