@@ -43,7 +43,7 @@ run: setup data preprocess
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 bench: preprocess
 	$(BIN)/python benchmarks/run_all.py

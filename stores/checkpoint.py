@@ -74,7 +74,7 @@ def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, ep
                                   chunks=arr.shape if arr.size else (1,) * arr.ndim)
             if arr.size:
                 a[...] = arr.astype(dt)
-        root.attrs.update({
+        root.update_attributes({
             integrity.ATTR: integrity.digest_arrays(tmp, ARRAYS),
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "config": cfg.to_dict(), "state": state, "epoch": int(epoch),

@@ -59,7 +59,7 @@ def finalize(path: Path, attrs: dict) -> None:
     root = zarr.open_group(str(path), mode="r+")
     names = [f"{split}/{a}" for split in SPLITS if (Path(path) / split).is_dir()
              for a in ARRAYS]
-    root.attrs.update({**attrs, "format": FORMAT,
+    root.update_attributes({**attrs, "format": FORMAT,
                        integrity.ATTR: integrity.digest_arrays(path, names)})
     root.attrs["complete"] = True
 

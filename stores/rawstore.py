@@ -94,7 +94,7 @@ def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
                 g.create_array("labels", shape=y.shape, chunks=(max(len(y), 1),),
                                dtype="uint8", compressors=bytes_compressor())[...] = y
             record = integrity.digest_arrays(tmp, ARRAYS)
-            root.attrs.update({**attrs, "format": FORMAT, integrity.ATTR: record})
+            root.update_attributes({**attrs, "format": FORMAT, integrity.ATTR: record})
             root.attrs["complete"] = True
     return {**attrs, integrity.ATTR: record}
 
