@@ -103,7 +103,7 @@ def _check_readme_python(out: str) -> None:
 
 def _check_estimator_page(out: str, folder: Path) -> None:
     accuracy = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
-    assert 0.7 < accuracy <= 1.0            # 300,000 samples: early on the curve (~79 %)
+    assert 0.5 < accuracy <= 1.0            # 60,000 samples, one pass: early on the curve (~62 %)
     assert "committed best checkpoint: 0.9865" in out
     assert (folder / "runs" / "sonn-estimator.zarr" / "zarr.json").exists()
 

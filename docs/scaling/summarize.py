@@ -1,0 +1,111 @@
+"""The scaling study's table and plots (docs/scaling.md), from its sweep folders.
+
+    python docs/scaling/summarize.py            # prints the table, draws the two plots
+
+Each cell is one trial of a spec in docs/scaling/specs/, whose run folder is
+docs/scaling/runs/<spec>/trials/<id>/ (finished or not: an unfinished run is marked). The
+level is the mean of the last 10 validation evaluations, never the best one; "samples to
+reach it" is the first evaluation at which the moving mean of 10 evaluations comes within
+0.05 points of that level.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WINDOW = 10
+WITHIN = 0.0005
+
+
+def cells() -> list[dict]:
+    from pipeline.sweep import expand, read_spec
+    from stores.runs import read_metrics
+    out = []
+    for spec in sorted((HERE / "specs").glob("*.toml")):
+        folder = HERE / "runs" / spec.stem
+        finished = {}
+        if (folder / "sweep.jsonl").exists():
+            for line in (folder / "sweep.jsonl").read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    finished[row["id"]] = row
+        for trial in expand(read_spec(spec)):
+            run = folder / "trials" / trial["id"]
+            rows = [r for r in read_metrics(run) if r.get("validation_accuracy") is not None] \
+                if run.exists() else []
+            if not rows:
+                continue
+            cfg = trial["config"]
+            acc = np.array([r["validation_accuracy"] for r in rows])
+            samples = np.array([r["samples_seen"] for r in rows])
+            level = float(acc[-WINDOW:].mean())
+            moving = np.convolve(acc, np.ones(WINDOW) / WINDOW, mode="valid")
+            reach = int(samples[WINDOW - 1 + int(np.argmax(moving >= level - WITHIN))]) \
+                if len(moving) else int(samples[-1])
+            out.append({
+                "spec": spec.stem, "id": trial["id"], "seed": trial["seed"],
+                "dataset": json.loads(folder.joinpath("spec.json").read_text())["dataset"]
+                if (folder / "spec.json").exists() else "mnist",
+                "neurons": cfg["neurons"], "planes": len(cfg["levels"]),
+                "level": level, "sd": float(acc[-WINDOW:].std(ddof=1)) if len(acc) > 1 else 0.0,
+                "reach": reach, "samples": int(samples[-1]),
+                "hours": sum(r.get("seconds", 0.0) for r in read_metrics(run)) / 3600,
+                "rate": float(np.median([r["samples_per_s"] for r in rows[-WINDOW:]])),
+                "done": finished.get(trial["id"], {}).get("status") == "ok",
+                "curve": (samples, acc)})
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| data set | neurons per column | planes | seed | validation level % (last 10) "
+             "| samples to reach it | samples trained | wall hours | samples/s (last 10) "
+             "| status |", "|" + "---|" * 10]
+    for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"])):
+        lines.append(
+            f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
+            f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | {c['reach'] / 1e6:.1f} M | "
+            f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
+            f"{'done' if c['done'] else 'running (resumable)'} |")
+    return "\n".join(lines)
+
+
+def plots(rows: list[dict]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for planes in sorted({c["planes"] for c in rows}):
+        pts = sorted((c["neurons"], 100 * c["level"]) for c in rows
+                     if c["planes"] == planes and c["dataset"] == "mnist")
+        if pts:
+            ax.plot(*zip(*pts, strict=True), "o-", label=f"{planes} planes")
+    ax.set_xscale("log")
+    ax.set_xlabel("neurons per column")
+    ax.set_ylabel("validation accuracy % (mean of last 10)")
+    ax.set_title("MNIST: accuracy against size")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HERE / "accuracy_vs_neurons.png", dpi=120)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for c in rows:
+        if c["neurons"] == 7920:
+            s, a = c["curve"]
+            ax.plot(s / 1e6, 100 * a, lw=0.8,
+                    label=f"{c['dataset']} {c['planes']} planes, seed {c['seed']}")
+    ax.set_xlabel("samples (millions)")
+    ax.set_ylabel("validation accuracy %")
+    ax.set_ylim(97.5, 99.5)
+    ax.set_title("7,920 neurons per column")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HERE / "accuracy_vs_samples_7920.png", dpi=120)
+
+
+if __name__ == "__main__":
+    found = cells()
+    print(table(found))
+    plots(found)
