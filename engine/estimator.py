@@ -60,18 +60,28 @@ def to_intensities(X: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(X, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+_D = Config()    # every hyperparameter's default is the engine's: written once, in Config
+
+
 class SONNClassifier(ClassifierMixin, BaseEstimator):
     """D𝜋's Self-Organised Neural Network; defaults are his 98.65 % MNIST configuration."""
 
-    def __init__(self, neurons=792, slots=10, levels=(192, 128, 64, 1),
-                 spike_threshold=1_000_000, learn_low=300_000, learn_high=1_200_000,
-                 prune_below=97_000, new_weight_divisor=10, reinforce_positive=500,
-                 reinforce_negative=-500, grow_count=10, decay_amount=20, decay_every=100,
-                 batch_size=200, positive_up=19, positive_down=1, positive_denominator=100,
-                 negative_up=150, negative_down=1, negative_denominator=900,
-                 prime_forced_positive=True, prime_negative_cap=True, quantilizer="exact",
-                 generator="pcg64", growth="uniform", sampling="permutation",
-                 anneal_steps=0, anneal_start=0, max_samples=None, random_state=None):
+    def __init__(self, neurons=_D.neurons, slots=_D.slots, levels=_D.levels,
+                 spike_threshold=_D.spike_threshold, learn_low=_D.learn_low,
+                 learn_high=_D.learn_high, prune_below=_D.prune_below,
+                 new_weight_divisor=_D.new_weight_divisor,
+                 reinforce_positive=_D.reinforce_positive,
+                 reinforce_negative=_D.reinforce_negative, grow_count=_D.grow_count,
+                 decay_amount=_D.decay_amount, decay_every=_D.decay_every,
+                 batch_size=_D.batch_size, positive_up=_D.positive_up,
+                 positive_down=_D.positive_down, positive_denominator=_D.positive_denominator,
+                 negative_up=_D.negative_up, negative_down=_D.negative_down,
+                 negative_denominator=_D.negative_denominator,
+                 prime_forced_positive=_D.prime_forced_positive,
+                 prime_negative_cap=_D.prime_negative_cap, quantilizer=_D.quantilizer,
+                 generator=_D.generator, growth=_D.growth, sampling=_D.sampling,
+                 anneal_steps=_D.anneal_steps, anneal_start=_D.anneal_start,
+                 max_samples=None, random_state=None):
         self.neurons = neurons
         self.slots = slots
         self.levels = levels

@@ -98,3 +98,16 @@ def test_same_network_as_snnpipe_train_and_checkpoints_both_ways(mnist, tmp_path
     assert np.array_equal(again.predict(test.pixels), clf.predict(test.pixels))
     assert again.get_params() == clf.get_params() | {"max_samples": None,
                                                      "random_state": None}
+
+
+def test_defaults_are_the_engines_config():
+    """Each hyperparameter is a Config field with Config's default (written once, there);
+    the fields it leaves out come from the data (columns, receptors) or from a training
+    run's policy (snapshots)."""
+    from engine import Config
+    from engine.estimator import HYPERPARAMETERS
+    params = SONNClassifier().get_params()
+    assert set(params) == {*HYPERPARAMETERS, "max_samples", "random_state"}
+    assert set(Config.field_names()) - set(HYPERPARAMETERS) == {"columns", "receptors",
+                                                                "snapshots"}
+    assert all(params[name] == getattr(Config(), name) for name in HYPERPARAMETERS)
