@@ -18,6 +18,7 @@ from stores import checkpoint, runs
 from stores.atomic import recover
 from stores.errors import StoreError
 from stores.locks import exclusive
+from stores.ownership import describe, enclosing_store, is_empty_folder
 
 from .errors import PipelineError
 from .evaluate import holdout_of
@@ -56,11 +57,29 @@ def members(paths: list[Path], last: int | None) -> list[Path]:
 
 
 def _inside_a_run(path: Path) -> Path | None:
-    """The run folder `path` is in (or is), if any: an ensemble is never written there."""
-    for folder in [path, *path.parents]:
+    """The run folder `path` is in, if any: an ensemble is never written there."""
+    for folder in path.parents:
         if (folder / "run.json").exists() or (folder / "checkpoints").is_dir():
             return folder
     return None
+
+
+def check_output(output: Path) -> None:
+    """An ensemble is written only where it takes nothing's place: not inside a run folder
+    or a store (a data set, an import, a checkpoint), and over nothing but an earlier
+    ensemble (with --force); refusals say what is there."""
+    run = _inside_a_run(output.resolve())
+    if run is not None:
+        raise PipelineError(f"{output} is inside the run folder {run}; write the ensemble "
+                            "elsewhere (a run folder holds only its own checkpoints)")
+    store = enclosing_store(output)
+    if store is not None:
+        raise PipelineError(f"{output} is inside {store}, which holds {describe(store)}; "
+                            "write the ensemble elsewhere (a store's folder holds only its "
+                            "own arrays)")
+    if output.exists() and not is_empty_folder(output) and not _is_ensemble(output):
+        raise PipelineError(f"{output} holds {describe(output)}; --force replaces only an "
+                            "earlier ensemble: pick another output")
 
 
 def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
@@ -69,22 +88,17 @@ def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
     if last is not None and last < 1:
         raise PipelineError(f"--last {last}: must be >= 1 (or left out for every snapshot)")
     output = Path(output)
-    run = _inside_a_run(output.resolve())
-    if run is not None:
-        raise PipelineError(f"{output} is inside the run folder {run}; write the ensemble "
-                            "elsewhere (a run folder holds only its own checkpoints)")
+    check_output(output)
     with exclusive(output):                    # one writer; finish what a kill left
         recover(output)
         return _build(paths, output, last, force)
 
 
 def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> dict:
-    if output.exists() and not force:
-        raise PipelineError(f"{output} exists; pick another output or pass --force to "
-                            "replace it")
-    if output.exists() and not _is_ensemble(output):
-        raise PipelineError(f"{output} exists and is not an ensemble checkpoint; --force "
-                            "replaces only an earlier ensemble: pick another output")
+    check_output(output)                    # again under the lock: what is there now
+    if output.exists() and not is_empty_folder(output) and not force:
+        raise PipelineError(f"{output} exists (an earlier ensemble); pick another output "
+                            "or pass --force to replace it")
     chosen = members(paths, last)
     if len(chosen) < 2:
         raise PipelineError(f"an ensemble needs at least 2 checkpoints, got {len(chosen)}; "
