@@ -29,6 +29,7 @@ from .data import (
     check_network_fits,
     find_or_build_store,
     open_store,
+    source_mismatch,
     store_info,
 )
 from .errors import PipelineError
@@ -120,8 +121,10 @@ def _check(opts: ReproduceOptions) -> None:
                             "`snnpipe ensemble` on checkpoints (or --set snapshots=0)")
 
 
-def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress, list[dict]]:
-    """Reload a reproduce run folder: its options, last.zarr and the points up to it."""
+def _resume(opts: ReproduceOptions
+            ) -> tuple[ReproduceOptions, Trainer, Progress, list[dict], dict, dict]:
+    """Reload a reproduce run folder: its options, last.zarr and the points up to it, the
+    options given that override the run's, and the source checksums it was trained on."""
     run_dir = Path(opts.resume)
     info_path = run_dir / "run.json"
     if not info_path.is_file():
@@ -178,7 +181,7 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
     seen = trainer.state.samples_seen
     points = [p for p in _read_points(run_dir / RESULTS)
               if isinstance(p, dict) and p.get("samples_seen", seen + 1) <= seen]
-    return opts, trainer, progress, points, overrides
+    return opts, trainer, progress, points, overrides, cp.checksums
 
 
 def _read_points(path: Path) -> list[dict]:
@@ -211,7 +214,7 @@ def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceR
 def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     overrides: dict = {}
     if opts.resume is not None:
-        opts, trainer, progress, points, overrides = _resume(opts)
+        opts, trainer, progress, points, overrides, recorded = _resume(opts)
         run_dir = Path(opts.resume)
         seen = trainer.state.samples_seen
         done = _already_done(opts, points, seen)
@@ -224,6 +227,8 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
                                        opts.store)
         if note and on_note is not None:
             on_note(note)
+        if recorded and ds.checksums and recorded != ds.checksums:
+            raise source_mismatch(f"the run {run_dir}", recorded, ds, opts.data_dir)
     else:
         ds = open_store(opts.dataset, opts.data_dir, opts.store)
         trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)

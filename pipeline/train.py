@@ -30,6 +30,7 @@ from .data import (
     check_network_fits,
     find_or_build_store,
     open_store,
+    source_mismatch,
     store_info,
 )
 from .ensemble import snapshot_ensemble
@@ -294,8 +295,7 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
     check_levels(cfg, ds)
     check_memory(cfg)
     if checkpoint is not None and checkpoint.checksums != ds.checksums:
-        raise PipelineError(f"{ds.path} was built from other source files than the run; "
-                            "resume against the store it was trained on")
+        raise source_mismatch(f"the run {run_dir}", checkpoint.checksums, ds, opts.data_dir)
     train_split = ds.load("train", opts.limit_train)
     check_network_fits(cfg, ds, train_split)
     if opts.validation:
