@@ -8,7 +8,10 @@ state is a fresh one: it is a network to score, not a run to resume (it has no r
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import numpy as np
 
 from engine.config import ConfigError
 from engine.ensemble import stack
@@ -104,6 +107,7 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
         raise PipelineError(f"an ensemble needs at least 2 checkpoints, got {len(chosen)}; "
                             "name more checkpoints or a run folder with more snapshots")
     loaded = [checkpoint.load(p) for p in chosen]    # each verified, one line if damaged
+    check_distinct(loaded)
     first, held = loaded[0], holdout_of(loaded[0])
     for cp in loaded:
         if "ensemble" in cp.attrs:
@@ -131,6 +135,32 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
                     extra={"ensemble": info, **extra})
     return {"output": str(output), "neurons_per_column": cfg.neurons, **info}
+
+
+def network_digest(cp: checkpoint.Checkpoint) -> str:
+    """SHA-256 of a checkpoint's network (receptors and weights, with their shapes): equal
+    for one network under two names (last.zarr and its epoch checkpoint, a copy)."""
+    h = hashlib.sha256()
+    for name in ("receptors", "weights"):
+        a = np.ascontiguousarray(cp.arrays[name])
+        h.update(f"{name} {a.shape} {a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def check_distinct(loaded: list[checkpoint.Checkpoint]) -> None:
+    """Each network once, compared by content, not path: a repeat would count its votes
+    twice."""
+    seen: dict[str, Path] = {}
+    for cp in loaded:
+        digest = network_digest(cp)
+        if digest in seen:
+            raise PipelineError(f"{seen[digest]} and {cp.path} hold the same network "
+                                "(identical receptors and weights: one checkpoint twice, a "
+                                "copy, or last.zarr beside the epoch checkpoint it was saved "
+                                "with); an ensemble counts each network's votes once: name it "
+                                "once")
+        seen[digest] = cp.path
 
 
 def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,
