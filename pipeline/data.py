@@ -111,6 +111,31 @@ def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
             f"{fix}")
 
 
+def check_validation(validation: int, n_train: int, batch_size: int,
+                     option: str = "--validation ", set_batch: str = "--set batch_size={}"
+                     ) -> None:
+    """A hold-out must leave training at least one whole batch (and the hold-out at least one
+    image). A data set with no more images than one batch has no such hold-out at all: the
+    refusal then says so and how to set `batch_size` (`set_batch`, formatted with the
+    largest batch that fits), instead of an empty range."""
+    if validation <= 0:
+        return
+    if validation >= n_train:
+        raise PipelineError(f"{option}{validation}: the data set holds {n_train:,} training "
+                            "images; hold out fewer than that")
+    if n_train - validation >= batch_size:
+        return
+    if n_train - batch_size >= 1:
+        raise PipelineError(f"{option}{validation}: must be between 1 and {n_train - batch_size:,}"
+                            f" (the {n_train:,} training images less one batch of "
+                            f"{batch_size:,}, which training needs)")
+    fits = n_train - validation
+    raise PipelineError(f"{option}{validation}: the data set holds {n_train:,} training images, "
+                        f"fewer than one batch (batch_size = {batch_size:,}) plus the images "
+                        f"held out, and training needs a whole batch; set batch_size to at "
+                        f"most {fits:,} ({set_batch.format(fits)}) to hold out {validation}")
+
+
 def store_receptors(ds: Dataset) -> int:
     """Receptors per image: the width of the store's pixel arrays."""
     import zarr

@@ -27,6 +27,7 @@ from .data import (
     adapt_config,
     check_levels,
     check_network_fits,
+    check_validation,
     find_or_build_store,
     open_store,
     source_mismatch,
@@ -113,8 +114,9 @@ def _check(opts: ReproduceOptions) -> None:
             raise PipelineError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if opts.checkpoint_every_samples < 1:
         raise PipelineError("--checkpoint-every-samples must be >= 1")
-    if not 0 <= opts.validation < 60_000:
-        raise PipelineError(f"--validation {opts.validation}: must be in 0..59999")
+    if opts.validation < 0:
+        raise PipelineError(f"--validation {opts.validation}: must be >= 0 (the last N "
+                            "training images; 0 holds none out)")
     if opts.resume is None and opts.config.snapshots:
         raise PipelineError(f"snapshots = {opts.config.snapshots} sums a `train` run's last "
                             "epochs, and reproduce has no epochs; use `snnpipe train`, or "
@@ -248,6 +250,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
     check_network_fits(cfg, ds, train)
     validation = None
     if opts.validation:
+        check_validation(opts.validation, len(train), cfg.batch_size)
         train, validation = train.split_off(opts.validation)
     select_on = "validation_accuracy" if validation is not None else "test_accuracy"
     train_eval = train.head(TRAIN_EVAL_SAMPLES)
