@@ -95,20 +95,29 @@ def source_mismatch(what: str, recorded: dict, ds: Dataset, data_dir: Path) -> P
 
 def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
     """The config's levels must be the store's; the fix builds a second store beside the
-    default one (named as `find_or_build_store` looks for it) instead of replacing it."""
+    default one (named as `find_or_build_store` looks for it) instead of replacing it. Long
+    lists are abbreviated, and then the fix is to drop --store (the command finds or
+    builds the store itself) rather than a command line of 64 numbers."""
     if tuple(cfg.levels) != ds.levels:
+        from engine.config import level_list
+
         from .preprocess import levels_store
         lv = ",".join(map(str, cfg.levels))
         other = levels_store(ds.path.parent, ds.name, cfg.levels)
         if other == ds.path:
             other = ds.path.with_name(f"{ds.path.stem}-{len(cfg.levels)}-levels.zarr")
-        fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
-               f"{lv} --output {other}`) and pass --store {other}" if store_option else
-               "this command reads the default store only; use `snnpipe train` with "
-               "--store for other levels")
+        if not store_option:
+            fix = ("this command reads the default store only; use `snnpipe train` with "
+                   "--store for other levels")
+        elif len(cfg.levels) > 8:
+            fix = ("drop --store: train then finds the store with these levels in DATA_DIR, "
+                   "or builds it")
+        else:
+            fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
+                   f"{lv} --output {other}`) and pass --store {other}")
         raise PipelineError(
-            f"config levels {list(cfg.levels)} differ from the store's {list(ds.levels)}; "
-            f"{fix}")
+            f"config levels {level_list(cfg.levels)} differ from the store's "
+            f"{level_list(ds.levels)}; {fix}")
 
 
 def check_validation(validation: int, n_train: int, batch_size: int,

@@ -160,6 +160,6 @@ def open_dataset(path: Path, hint: str = "make preprocess") -> Dataset:
                          f"rebuild it with `{hint}` (add --force to replace it)")
     if attrs is None:           # never suggest a command that would delete someone's folder
         raise StoreError(f"{path} is not a data set store: it holds {describe(path)}; use a "
-                         "store `snnpipe preprocess` wrote (DATA_DIR/<dataset>.zarr, or its "
-                         "--output), and keep this folder out of the way")
+                         "store that `snnpipe preprocess` wrote (DATA_DIR/<dataset>.zarr, or "
+                         "its --output) and leave this folder as it is")
     return Dataset(path, attrs, hint)
