@@ -161,5 +161,5 @@ def open_dataset(path: Path, hint: str = "make preprocess") -> Dataset:
     if attrs is None:           # never suggest a command that would delete someone's folder
         raise StoreError(f"{path} is not a data set store: it holds {describe(path)}; use a "
                          "store that `snnpipe preprocess` wrote (DATA_DIR/<dataset>.zarr, or "
-                         "its --output) and leave this folder as it is")
+                         "its --output); this one is left as it is")
     return Dataset(path, attrs, hint)
