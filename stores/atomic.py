@@ -10,7 +10,9 @@ The protocol for writing `NAME` (a zarr store, a checkpoint, the raw-data cache)
 Between 3 and 4 there is no `NAME`, but a complete `.new-*` and `.old-*` exist; `recover`
 (called under the store's lock before anyone reads it) puts the newest complete copy back in
 place. `.tmp-*` folders are never complete, so they are the only thing cleaned up blindly;
-a complete copy is deleted only once a newer complete one is in place.
+a complete copy is deleted only once a newer complete one is in place. Ctrl-C and SIGTERM
+wait while steps 2-4 run (`signals_held`), so a command stopped by one (rather than killed)
+leaves the old store or the new one in place and nothing beside it.
 """
 
 from __future__ import annotations
