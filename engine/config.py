@@ -85,10 +85,14 @@ class Config:
             raise ConfigError(f"columns must be >= 2 (one per class), got {self.columns}")
         if not self.levels:
             raise ConfigError("levels must hold at least one level, e.g. [192, 128, 64, 1]")
-        if any(not 1 <= v <= 255 for v in self.levels):
-            raise ConfigError(f"levels must lie in 1..255, got {list(self.levels)}")
-        if any(a <= b for a, b in zip(self.levels, self.levels[1:], strict=False)):
-            raise ConfigError(f"levels must be strictly descending, got {list(self.levels)}")
+        bad = [v for v in self.levels if not 1 <= v <= 255]
+        if bad:
+            raise ConfigError(f"levels must lie in 1..255, got {bad[0]} in "
+                              f"{level_list(self.levels)}")
+        for a, b in zip(self.levels, self.levels[1:], strict=False):
+            if a <= b:
+                raise ConfigError(f"levels must be strictly descending, got {a} before {b} "
+                                  f"in {level_list(self.levels)}")
         if not self.learn_low < self.learn_high:
             raise ConfigError(
                 f"learn_low ({self.learn_low}) must be < learn_high ({self.learn_high})")
@@ -200,6 +204,16 @@ class Config:
 # a factor 2 of headroom, so 2 * slots * spike_threshold <= 2**62; counts (sizes, steps,
 # quantilizer units) stay int32.
 MAX_LEVELS = 64
+
+
+def level_list(levels: Any, head: int = 4, tail: int = 3) -> str:
+    """A list of levels for a message: whole when short, `[255, 254, 253, 252, …, 194, 193,
+    192] (64 levels)` when long, so a refusal never echoes 64 numbers."""
+    values = list(levels)
+    if len(values) <= head + tail + 1:
+        return str(values)
+    shown = [*map(str, values[:head]), "…", *map(str, values[-tail:])]
+    return f"[{', '.join(shown)}] ({len(values)} levels)"
 MAX_THRESHOLD = 2**62
 MAX_COUNT = 2**31 - 1
 COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
+from pipeline import entry
 
-def _interrupted_early(signum, frame) -> None:
-    """Ctrl-C while the heavy modules load: nothing is written yet, so leave at once."""
-    os.write(2, b"interrupted\n")
-    os._exit(130)
-
-
-# Installed before the imports below (numba, zarr, dask take a while): Ctrl-C from the first
-# instant exits 130 without a traceback. `main` hands over to KeyboardInterrupt after them.
-# Only in the `snnpipe` process itself, never in one that imports this module (tests).
-if (signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        and (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "snnpipe")):
-    signal.signal(signal.SIGINT, _interrupted_early)
+# `python -m pipeline.cli`, or a console script written before pipeline.entry existed: the
+# start-up handlers go in before the imports below (numba, zarr, dask take a while), so
+# Ctrl-C or SIGTERM from the first instant exits 130 or 143 without a traceback. `main`
+# hands over after them. Only in the `snnpipe` process itself, never in one that imports
+# this module (tests); the console script installed them already (pipeline.entry).
+if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "snnpipe") and entry.install():
     from stores import faults as _faults  # tests signal at this known point
     _faults.hit("import", 1)
 
+import contextlib  # noqa: E402
 import errno  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -40,18 +37,52 @@ except ImportError:                    # pragma: no cover
 from engine import PRESETS, ConfigError  # noqa: E402
 from stores.errors import StoreError  # noqa: E402
 
-from .errors import PipelineError  # noqa: E402
+from .errors import PipelineError, Terminated  # noqa: E402
 from .report import RichReporter, err, one_line, out, print_error  # noqa: E402
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminate_raises():
+    """SIGTERM stops a command the way Ctrl-C does: an exception, so every write in progress
+    cleans up after itself (temporary copies, locks) and the exit code is 143. `train`,
+    `reproduce` and `sweep` put their own handler in place while they run (finish the batch,
+    cancel the trials). Only in the main thread, and restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
+
+
+def stopped(exc: BaseException | None) -> None:
+    """Leave after a signal: `interrupted`, 130 for Ctrl-C; `terminated`, 143 for SIGTERM."""
+    if isinstance(exc, Terminated):
+        err.print("terminated")
+        sys.exit(143)
+    err.print("interrupted")
+    sys.exit(130)
 
 
 class OneLineErrors(TyperGroup):
     """Option-parsing errors in the same style as every other: one `error:` line naming
-    the problem and where to look, exit code 2; Ctrl-C exits 130 whatever runs."""
+    the problem and where to look, exit code 2; Ctrl-C exits 130 and SIGTERM 143 whatever
+    runs."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
-        if signal.getsignal(signal.SIGINT) is _interrupted_early:
+        if entry.is_early(signal.getsignal(signal.SIGINT)):
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        with terminate_raises():
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main(self, args, prog_name, complete_var, standalone_mode, **extra):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click_errors.NoArgsIsHelpError as exc:
@@ -66,9 +97,8 @@ class OneLineErrors(TyperGroup):
         except click_errors.ClickException as exc:
             print_error(exc.format_message())
             sys.exit(exc.exit_code or 1)
-        except (getattr(click_errors, "Abort", KeyboardInterrupt), KeyboardInterrupt):
-            err.print("interrupted")
-            sys.exit(130)
+        except (getattr(click_errors, "Abort", KeyboardInterrupt), KeyboardInterrupt) as exc:
+            stopped(exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -152,9 +182,10 @@ def user_errors(fn):
         except OSError as exc:
             print_error(os_error_line(exc))
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            err.print("terminated" if terminated else "interrupted")
+            raise typer.Exit(143 if terminated else 130) from None
     return wrapper
 
 

@@ -46,25 +46,103 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
     if ds.name != dataset:
         raise PipelineError(f"{path} holds {ds.name}, not {dataset}; pass --dataset "
                             f"{ds.name}, or a --store of {dataset}")
+    stale = stale_import(ds, data_dir)
+    if stale:
+        raise PipelineError(f"{stale}; rebuild it with `{ds.hint}`")
     return ds
+
+
+def _import_digest(ds_name: str, data_dir: Path) -> tuple[Path, str | None] | None:
+    """The registered import behind a data set name (imports and digits: a raw store in
+    DATA_DIR/raw), and its current digest; None for the IDX data sets."""
+    from stores.rawstore import raw_path
+    from stores.rawstore import read_attrs as raw_attrs
+    raw = raw_path(data_dir, ds_name)
+    if not raw.parent.is_dir():
+        return None
+    attrs = raw_attrs(raw)
+    return raw, (attrs or {}).get("digest")
+
+
+def stale_import(ds: Dataset, data_dir: Path) -> str | None:
+    """Why a store in DATA_DIR of an imported data set is stale, or None: it records the
+    digest of the import it was built from, and NAME was imported again since. Stores
+    elsewhere (an --output of your own) are left as they are."""
+    key = f"{ds.name}.raw"
+    if key not in ds.checksums or Path(ds.path).resolve().parent != Path(data_dir).resolve():
+        return None
+    found = _import_digest(ds.name, data_dir)
+    if found is None or found[1] is None or found[1] == ds.checksums[key]:
+        return None
+    return (f"{ds.path} was built from an earlier import of {ds.name}; {found[0]} was "
+            "imported again since")
+
+
+def source_mismatch(what: str, recorded: dict, ds: Dataset, data_dir: Path) -> PipelineError:
+    """The refusal for a checkpoint trained on other source files than the store holds;
+    for an import, it names the re-import and the way back."""
+    key = f"{ds.name}.raw"
+    if key in recorded and key in ds.checksums:
+        found = _import_digest(ds.name, data_dir)
+        raw = found[0] if found else f"DATA_DIR/raw/{ds.name}.zarr"
+        return PipelineError(f"{what} was trained on an earlier import of {ds.name}, not on "
+                             f"what {raw} holds now (imported again since); to go on with it, "
+                             f"import its data again (`snnpipe import {ds.name} PATH --force`"
+                             "), or import the new data under another NAME")
+    return PipelineError(f"{ds.path} was built from other source files than {what}; use the "
+                         "store it was trained on")
 
 
 def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
     """The config's levels must be the store's; the fix builds a second store beside the
-    default one (named as `find_or_build_store` looks for it) instead of replacing it."""
+    default one (named as `find_or_build_store` looks for it) instead of replacing it. Long
+    lists are abbreviated, and then the fix is to drop --store (the command finds or
+    builds the store itself) rather than a command line of 64 numbers."""
     if tuple(cfg.levels) != ds.levels:
+        from engine.config import level_list
+
         from .preprocess import levels_store
         lv = ",".join(map(str, cfg.levels))
         other = levels_store(ds.path.parent, ds.name, cfg.levels)
         if other == ds.path:
             other = ds.path.with_name(f"{ds.path.stem}-{len(cfg.levels)}-levels.zarr")
-        fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
-               f"{lv} --output {other}`) and pass --store {other}" if store_option else
-               "this command reads the default store only; use `snnpipe train` with "
-               "--store for other levels")
+        if not store_option:
+            fix = ("this command reads the default store only; use `snnpipe train` with "
+                   "--store for other levels")
+        elif len(cfg.levels) > 8:
+            fix = ("drop --store: train then finds the store with these levels in DATA_DIR, "
+                   "or builds it")
+        else:
+            fix = (f"build a store with them (`snnpipe preprocess --dataset {ds.name} --levels "
+                   f"{lv} --output {other}`) and pass --store {other}")
         raise PipelineError(
-            f"config levels {list(cfg.levels)} differ from the store's {list(ds.levels)}; "
-            f"{fix}")
+            f"config levels {level_list(cfg.levels)} differ from the store's "
+            f"{level_list(ds.levels)}; {fix}")
+
+
+def check_validation(validation: int, n_train: int, batch_size: int,
+                     option: str = "--validation ", set_batch: str = "--set batch_size={}"
+                     ) -> None:
+    """A hold-out must leave training at least one whole batch (and the hold-out at least one
+    image). A data set with no more images than one batch has no such hold-out at all: the
+    refusal then says so and how to set `batch_size` (`set_batch`, formatted with the
+    largest batch that fits), instead of an empty range."""
+    if validation <= 0:
+        return
+    if validation >= n_train:
+        raise PipelineError(f"{option}{validation}: the data set holds {n_train:,} training "
+                            "images; hold out fewer than that")
+    if n_train - validation >= batch_size:
+        return
+    if n_train - batch_size >= 1:
+        raise PipelineError(f"{option}{validation}: must be between 1 and {n_train - batch_size:,}"
+                            f" (the {n_train:,} training images less one batch of "
+                            f"{batch_size:,}, which training needs)")
+    fits = n_train - validation
+    raise PipelineError(f"{option}{validation}: the data set holds {n_train:,} training images, "
+                        f"fewer than one batch (batch_size = {batch_size:,}) plus the images "
+                        f"held out, and training needs a whole batch; set batch_size to at "
+                        f"most {fits:,} ({set_batch.format(fits)}) to hold out {validation}")
 
 
 def store_receptors(ds: Dataset) -> int:
@@ -134,16 +212,22 @@ def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
     if store is not None:
         return open_store(dataset, data_dir, store), None
     levels = tuple(levels)
+    stale = None
     for path in (default_store(data_dir, dataset), levels_store(data_dir, dataset, levels)):
         attrs = read_attrs(path)
         if attrs and attrs.get("dataset") == dataset and tuple(attrs["levels"]) == levels:
             ds = open_dataset(path)
             ds.hint = preprocess_command(dataset, path, levels, data_dir)
+            if stale_import(ds, data_dir):      # rebuilt below, from the current import
+                stale = stale or path
+                continue
             return ds, None
-    path = levels_store(data_dir, dataset, levels)
+    path = stale or levels_store(data_dir, dataset, levels)
     res = preprocess(dataset, data_dir, path, levels)
-    note = (f"built {res.path} ({dataset}, levels {','.join(map(str, levels))}) from "
-            f"{res.source}" if not res.up_to_date else None)
+    note = (f"{'rebuilt' if stale else 'built'} {res.path} ({dataset}, levels "
+            f"{','.join(map(str, levels))}) from {res.source}"
+            + (f": {dataset} was imported again since it was built" if stale else "")
+            if not res.up_to_date else None)
     ds = open_dataset(res.path)
     ds.hint = preprocess_command(dataset, res.path, levels, data_dir)
     return ds, note

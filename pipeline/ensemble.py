@@ -8,7 +8,10 @@ state is a fresh one: it is a network to score, not a run to resume (it has no r
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import numpy as np
 
 from engine.config import ConfigError
 from engine.ensemble import stack
@@ -18,6 +21,7 @@ from stores import checkpoint, runs
 from stores.atomic import recover
 from stores.errors import StoreError
 from stores.locks import exclusive
+from stores.ownership import describe, enclosing_store, is_empty_folder
 
 from .errors import PipelineError
 from .evaluate import holdout_of
@@ -56,11 +60,29 @@ def members(paths: list[Path], last: int | None) -> list[Path]:
 
 
 def _inside_a_run(path: Path) -> Path | None:
-    """The run folder `path` is in (or is), if any: an ensemble is never written there."""
-    for folder in [path, *path.parents]:
+    """The run folder `path` is in, if any: an ensemble is never written there."""
+    for folder in path.parents:
         if (folder / "run.json").exists() or (folder / "checkpoints").is_dir():
             return folder
     return None
+
+
+def check_output(output: Path) -> None:
+    """An ensemble is written only where it takes nothing's place: not inside a run folder
+    or a store (a data set, an import, a checkpoint), and over nothing but an earlier
+    ensemble (with --force); refusals say what is there."""
+    run = _inside_a_run(output.resolve())
+    if run is not None:
+        raise PipelineError(f"{output} is inside the run folder {run}; write the ensemble "
+                            "elsewhere (a run folder holds only its own checkpoints)")
+    store = enclosing_store(output)
+    if store is not None:
+        raise PipelineError(f"{output} is inside {store}, which holds {describe(store)}; "
+                            "write the ensemble elsewhere (a store's folder holds only its "
+                            "own arrays)")
+    if output.exists() and not is_empty_folder(output) and not _is_ensemble(output):
+        raise PipelineError(f"{output} holds {describe(output)}; --force replaces only an "
+                            "earlier ensemble: pick another output")
 
 
 def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
@@ -69,27 +91,23 @@ def build_ensemble(paths: list[Path], output: Path, last: int | None = None,
     if last is not None and last < 1:
         raise PipelineError(f"--last {last}: must be >= 1 (or left out for every snapshot)")
     output = Path(output)
-    run = _inside_a_run(output.resolve())
-    if run is not None:
-        raise PipelineError(f"{output} is inside the run folder {run}; write the ensemble "
-                            "elsewhere (a run folder holds only its own checkpoints)")
+    check_output(output)
     with exclusive(output):                    # one writer; finish what a kill left
         recover(output)
         return _build(paths, output, last, force)
 
 
 def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> dict:
-    if output.exists() and not force:
-        raise PipelineError(f"{output} exists; pick another output or pass --force to "
-                            "replace it")
-    if output.exists() and not _is_ensemble(output):
-        raise PipelineError(f"{output} exists and is not an ensemble checkpoint; --force "
-                            "replaces only an earlier ensemble: pick another output")
+    check_output(output)                    # again under the lock: what is there now
+    if output.exists() and not is_empty_folder(output) and not force:
+        raise PipelineError(f"{output} exists (an earlier ensemble); pick another output "
+                            "or pass --force to replace it")
     chosen = members(paths, last)
     if len(chosen) < 2:
         raise PipelineError(f"an ensemble needs at least 2 checkpoints, got {len(chosen)}; "
                             "name more checkpoints or a run folder with more snapshots")
     loaded = [checkpoint.load(p) for p in chosen]    # each verified, one line if damaged
+    check_distinct(loaded)
     first, held = loaded[0], holdout_of(loaded[0])
     for cp in loaded:
         if "ensemble" in cp.attrs:
@@ -117,6 +135,32 @@ def _build(paths: list[Path], output: Path, last: int | None, force: bool) -> di
                     max(cp.epoch for cp in loaded), {}, first.dataset, first.checksums,
                     extra={"ensemble": info, **extra})
     return {"output": str(output), "neurons_per_column": cfg.neurons, **info}
+
+
+def network_digest(cp: checkpoint.Checkpoint) -> str:
+    """SHA-256 of a checkpoint's network (receptors and weights, with their shapes): equal
+    for one network under two names (last.zarr and its epoch checkpoint, a copy)."""
+    h = hashlib.sha256()
+    for name in ("receptors", "weights"):
+        a = np.ascontiguousarray(cp.arrays[name])
+        h.update(f"{name} {a.shape} {a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def check_distinct(loaded: list[checkpoint.Checkpoint]) -> None:
+    """Each network once, compared by content, not path: a repeat would count its votes
+    twice."""
+    seen: dict[str, Path] = {}
+    for cp in loaded:
+        digest = network_digest(cp)
+        if digest in seen:
+            raise PipelineError(f"{seen[digest]} and {cp.path} hold the same network "
+                                "(identical receptors and weights: one checkpoint twice, a "
+                                "copy, or last.zarr beside the epoch checkpoint it was saved "
+                                "with); an ensemble counts each network's votes once: name it "
+                                "once")
+        seen[digest] = cp.path
 
 
 def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,

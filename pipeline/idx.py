@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import gzip
-
 import numpy as np
 
+from .bounded import gunzip_bounded
 from .errors import PipelineError
 
 IMAGES_MAGIC = 0x00000803   # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801   # unsigned byte, 1 dimension
 
 
-def decompress(name: str, data: bytes) -> bytes:
-    """Raw bytes of an IDX file that may be gzip-compressed (by content, not by name)."""
+MAX_IDX_BYTES = 1 << 30    # 1.36 M images of 28 x 28; MNIST's largest file is 47 MB
+
+
+def decompress(name: str, data: bytes | bytearray, limit: int = MAX_IDX_BYTES) -> bytes:
+    """Raw bytes of an IDX file that may be gzip-compressed (by content, not by name),
+    never inflated beyond `limit` (a gzip bomb is refused, not decompressed)."""
     if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise PipelineError(
-                f"{name}: corrupt gzip data ({exc}); delete it and fetch again") from None
+        return gunzip_bounded(name, data, limit, "(the most an IDX file may hold here)")
     return data
 
 

@@ -127,7 +127,8 @@ def import_dataset(name: str, path: Path, data_dir: Path = Path("data"), fmt: st
     if not path.exists():
         raise PipelineError(f"{path}: no such file or folder")
     target = rawstore.raw_path(data_dir, name)
-    if not force and rawstore.read_attrs(target) is not None:    # early, before reading
+    rawstore.check_replaceable(target)                          # early, before reading
+    if not force and rawstore.read_attrs(target) is not None:
         raise PipelineError(f"a data set named {name!r} already exists ({target}); pass "
                             "--force to replace it, or choose another NAME")
     fmt = detect(path) if fmt == "auto" else fmt

@@ -19,8 +19,9 @@ from PIL import Image, UnidentifiedImageError
 
 from stores import checkpoint as ckpt
 
+from .bounded import read_bounded
 from .errors import PipelineError
-from .idx import decompress, parse_images
+from .idx import MAX_IDX_BYTES, decompress, parse_images
 
 MAX_PIXELS = 40_000_000          # 40 megapixels: a photo is fine, a decompression bomb is not
 BOX, FRAME = 20, 28
@@ -179,7 +180,9 @@ def predict(checkpoint: Path, images: list[Path], idx: Path | None = None,
             res.error = f"{path}: cannot write the --show image ({exc.strerror})"
     if idx is not None:
         try:
-            raw = Path(idx).read_bytes()
+            raw = read_bounded(Path(idx), MAX_IDX_BYTES, "bytes (the most an IDX file of "
+                               "images may hold here); split it into smaller files",
+                               f"--idx {idx}")
         except OSError as exc:
             raise PipelineError(f"--idx {idx}: cannot read ({exc.strerror})") from None
         data = parse_images(f"--idx {idx}", decompress(f"--idx {idx}", raw))

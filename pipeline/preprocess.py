@@ -25,6 +25,7 @@ from stores import dataset as dataset_store
 from stores.atomic import atomic_directory, recover
 from stores.errors import StoreError
 from stores.locks import exclusive
+from stores.ownership import describe, enclosing_store, is_empty_folder, replaceable
 
 from .errors import PipelineError
 from .sources import raw_source
@@ -156,10 +157,26 @@ def preprocess(dataset: str = "mnist", data_dir: Path = Path("data"),
     out = Path(output) if output is not None else default_store(data_dir, dataset)
     if out.exists() and not out.is_dir():
         raise PipelineError(f"--output {out} is a file; pass a folder path for the store")
+    check_output(out)
     with exclusive(out):
         recover(out)
         return _preprocess_locked(dataset, data_dir, out, levels, force, source,
                                   scheduler_address, workers, fail_after_write)
+
+
+def check_output(out: Path) -> None:
+    """preprocess writes (and with --force replaces) only a data set store: a run folder,
+    the raw data folder, an import or anyone's files at OUT are refused, whatever --force
+    says, in one line naming what is there; so is a path inside another store."""
+    inside = enclosing_store(out)
+    if inside is not None:
+        raise PipelineError(f"--output {out} is inside {inside}, which holds "
+                            f"{describe(inside)}; a store's folder holds only its own arrays: "
+                            "choose another --output")
+    if not replaceable(out, dataset_store.FORMAT):
+        raise PipelineError(f"--output {out} holds {describe(out)}, not a data set store; "
+                            "preprocess writes, and with --force replaces, only a store it "
+                            "wrote: choose another --output")
 
 
 def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_address,
@@ -177,8 +194,9 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
                        "with them")
         except StoreError as exc:
             because = str(exc)
-    if out.exists() and existing is None and not force:
-        raise PipelineError(f"{out} exists but is not a complete snnpipe store; "
+    check_output(out)                  # again under the lock: what is there now
+    if out.exists() and existing is None and not force and not is_empty_folder(out):
+        raise PipelineError(f"{out} is an incomplete or damaged snnpipe data set store; "
                             "pass --force to replace it")
     start = time.perf_counter()
     splits = raw.splits

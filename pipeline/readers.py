@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
+import math
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .bounded import CHUNK, TooLarge, checked_size, read_bounded, read_stream, too_large
 from .errors import PipelineError
+from .resources import memory_budget
 
 MAX_PIXELS = 40_000_000
+MAX_IMAGE_BYTES = 256 << 20      # an image file: 40 megapixels of RGBA, uncompressed, fit
 
 # --------------------------------------------------------------------------- CIFAR-10
 CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
@@ -34,6 +40,14 @@ CIFAR_DIR = "cifar-10-batches-bin"
 # `official: unknown`, with the SHA-256 of every file.
 CIFAR_BINARY_TAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 PYTHON_VERSION_FILES = ("data_batch_1", "test_batch", "batches.meta")
+# A batch holds 10,000 records; the class names are a few dozen bytes; the official archive
+# is 170 MB (162 MiB). Anything far bigger is refused by its size before it is read.
+CIFAR_MAX_BATCH = 10_000 * CIFAR_RECORD
+CIFAR_MAX_META = 1 << 16
+CIFAR_MAX_ARCHIVE = 512 << 20
+CIFAR_TOO_BIG = ("bytes, the size of a whole CIFAR-10 batch (10,000 records of 3,073 bytes); "
+                 "the file is damaged or not CIFAR-10's binary version — download it again")
+ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")     # gzip, bzip2, xz
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm",
                   ".tif", ".tiff", ".webp")
 
@@ -60,6 +74,17 @@ def _python_version_hint(where: str) -> PipelineError:
         f"{CIFAR_DIR} folder or the .tar.gz itself")
 
 
+def is_archive(path: Path) -> bool:
+    """A tar archive (gzip, bzip2, xz or plain), by its first bytes, whatever its name: a
+    damaged download is still recognised as the archive it was meant to be."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return head.startswith(ARCHIVE_MAGIC) or head[257:262] == b"ustar"
+
+
 def looks_like_cifar(path: Path) -> bool:
     """True for a CIFAR-10 folder or archive, either version (so `auto` can refuse the
     python one clearly)."""
@@ -67,7 +92,8 @@ def looks_like_cifar(path: Path) -> bool:
     if path.is_dir():
         names = {p.name for p in path.iterdir()}
         return bool(names & {*CIFAR_TRAIN, CIFAR_TEST, CIFAR_META, *PYTHON_VERSION_FILES})
-    return path.name.startswith("cifar-10") and path.name.endswith((".tar.gz", ".tgz", ".tar"))
+    return (path.name.startswith("cifar-10")
+            and path.name.endswith((".tar.gz", ".tgz", ".tar"))) or is_archive(path)
 
 
 def _cifar_records(name: str, data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -99,28 +125,102 @@ def _cifar_files(path: Path) -> tuple[dict[str, bytes], str, dict]:
         if missing:
             raise PipelineError(f"{path}: missing {', '.join(missing)}; a CIFAR-10 binary "
                                 f"folder holds {', '.join(wanted)}")
-        return {n: (path / n).read_bytes() for n in wanted}, str(path), {"official": "unknown"}
-    blob = path.read_bytes()
+        return ({n: read_bounded(path / n, _cifar_limit(n), CIFAR_TOO_BIG) for n in wanted},
+                str(path), {"official": "unknown"})
+    return _cifar_archive(path, wanted)
+
+
+def _cifar_limit(name: str) -> int:
+    return CIFAR_MAX_META if name == CIFAR_META else CIFAR_MAX_BATCH
+
+
+def _damaged(path: Path, why: str) -> PipelineError:
+    return PipelineError(f"{path}: the archive is truncated or damaged ({why}); download it "
+                         "again (cifar-10-binary.tar.gz, 170,052,171 bytes)")
+
+
+def _scan_archive(path: Path) -> tuple[str, str]:
+    """MD5 and SHA-256 of the archive, read in chunks; a gzip archive is also inflated to
+    its end (output discarded), so a truncated download is caught here, by its missing
+    end-of-stream marker or CRC, rather than taken for an archive of too few files."""
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    with open(path, "rb") as f:
+        head = f.read(2)
+        f.seek(0)
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if head == b"\x1f\x8b" else None
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            md5.update(chunk)
+            sha.update(chunk)
+            if inflate is not None and not inflate.eof:
+                try:
+                    data = chunk
+                    while data and not inflate.eof:      # bounded output per call
+                        inflate.decompress(data, CHUNK)
+                        data = inflate.unconsumed_tail
+                except zlib.error as exc:
+                    raise _damaged(path, f"gzip: {exc}") from None
+    if inflate is not None and not inflate.eof:
+        raise _damaged(path, "the gzip stream ends before its end-of-stream marker")
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def _cifar_archive(path: Path, wanted: tuple[str, ...]) -> tuple[dict, str, dict]:
+    """The CIFAR-10 files from a .tar(.gz), its size checked first and every member read
+    in bounded chunks (members are never extracted to disk)."""
+    size = checked_size(path, CIFAR_MAX_ARCHIVE, "bytes (the official cifar-10-binary.tar.gz "
+                        "is 170,052,171); it is damaged or not CIFAR-10's binary version — "
+                        "download it again")
+    archive = is_archive(path)
+    md5, digest = _scan_archive(path)
+    files: dict[str, bytearray] = {}
+    names: set[str] = set()
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(blob))
-    except tarfile.TarError:
-        raise PipelineError(f"{path}: not a tar archive; give the CIFAR-10 binary folder "
-                            f"({CIFAR_DIR}) or cifar-10-binary.tar.gz") from None
-    files = {}
-    with tar:
-        members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-        if not set(wanted) & set(members) and set(PYTHON_VERSION_FILES) & set(members):
-            raise _python_version_hint(str(path))
-        missing = [n for n in wanted if n not in members]
-        if missing:
-            raise PipelineError(f"{path}: archive lacks {', '.join(missing)}; it is not "
-                                "CIFAR-10's binary version")
-        for n in wanted:
-            f = tar.extractfile(members[n])
-            files[n] = f.read() if f is not None else b""
-    official = hashlib.md5(blob, usedforsecurity=False).hexdigest() == CIFAR_BINARY_TAR_MD5
-    return files, str(path), {"official": official,
-                              "archive_sha256": sha256(blob)}
+        with tarfile.open(path, "r|*") as tar:          # one pass, in archive order
+            for m in tar:
+                name = Path(m.name).name
+                if not m.isfile():
+                    continue
+                names.add(name)
+                if name not in wanted or name in files:
+                    continue
+                label = f"{path}/{m.name}"
+                if m.size > _cifar_limit(name):
+                    raise too_large(label, m.size, _cifar_limit(name), CIFAR_TOO_BIG)
+                f = tar.extractfile(m)
+                files[name] = (read_stream(f, m.size, _cifar_limit(name), CIFAR_TOO_BIG, label)
+                               if f is not None else bytearray())
+                if len(files[name]) != m.size:
+                    raise _damaged(path, f"{m.name} stops after {len(files[name]):,} of its "
+                                   f"{m.size:,} bytes")
+    except PipelineError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
+        if not archive:
+            raise PipelineError(f"{path}: not a tar archive; give the CIFAR-10 binary folder "
+                                f"({CIFAR_DIR}) or cifar-10-binary.tar.gz") from None
+        raise _damaged(path, f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+    if not set(wanted) & names and set(PYTHON_VERSION_FILES) & names:
+        raise _python_version_hint(str(path))
+    missing = [n for n in wanted if n not in files]
+    if missing and archive and not _tar_ends_whole(path, size):
+        raise _damaged(path, f"it stops before {', '.join(missing)}")
+    if missing:
+        raise PipelineError(f"{path}: archive lacks {', '.join(missing)}; it is not "
+                            "CIFAR-10's binary version")
+    return files, str(path), {"official": md5 == CIFAR_BINARY_TAR_MD5,
+                              "archive_sha256": digest}
+
+
+def _tar_ends_whole(path: Path, size: int) -> bool:
+    """A plain tar ends with two zero blocks; a truncated one does not (compressed archives
+    are checked by their own end-of-stream marker in `_scan_archive`)."""
+    with open(path, "rb") as f:
+        if f.read(2) in (b"\x1f\x8b", b"BZ", b"\xfd7"):
+            return True
+        if size < 1024 or size % 512:
+            return False
+        f.seek(size - 1024)
+        return f.read(1024) == bytes(1024)
 
 
 def read_cifar10(path: Path) -> Parsed:
@@ -179,25 +279,77 @@ def _npz_labels(path: Path, key: str, y: np.ndarray) -> np.ndarray:
     return y.astype(np.uint8)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+PICKLED = ("it holds pickled objects, which snnpipe never loads; save plain numeric arrays")
+
+
+def _declared_bytes(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> int:
+    """What an npz member will take once read, from its .npy header alone (the data is not
+    read): refused when the header and the member disagree, or when it holds objects."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        header = f.tell()
+    if dtype.hasobject:
+        raise PipelineError(f"{path}: {PICKLED}")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != info.file_size - header:
+        raise PipelineError(f"{path}: {key} declares {declared:,} bytes ({shape} {dtype}) but "
+                            f"holds {max(info.file_size - header, 0):,}; the file is damaged "
+                            "or was not written by numpy — save it again")
+    return declared
+
+
+def _npz_plan(path: Path) -> list[str]:
+    """The arrays to read, checked from the zip directory and the .npy headers before a
+    byte of data is read: present, not pickled, consistent, and small enough to hold."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            single = f.read(len(NPY_MAGIC)) == NPY_MAGIC
+        raise PipelineError(f"{path}: " + (f"a single .npy array, not an .npz archive of "
+                                           f"{', '.join(NPZ_KEYS)}" if single else
+                                           "not a readable .npz (not a zip archive)"))
+    with zipfile.ZipFile(path) as zf:
+        infos = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i
+                 for i in zf.infolist()}
+        missing = [k for k in NPZ_KEYS if k not in infos]
+        if missing:
+            raise PipelineError(f"{path}: missing array(s) {', '.join(missing)}; an npz "
+                                f"data set holds {', '.join(NPZ_KEYS)}")
+        keys = [*NPZ_KEYS, *(["class_names"] if "class_names" in infos else [])]
+        sizes = {k: _declared_bytes(path, zf, infos[k], k) for k in keys}
+    budget, total = memory_budget(), sum(sizes.values())
+    if total > budget:
+        raise PipelineError(f"{path}: {', '.join(keys)} take {total:,} bytes once read, more "
+                            f"than the {budget:,} bytes this import may use (half the memory "
+                            "available now); import a smaller file, or free memory")
+    return keys
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def read_npz(path: Path) -> Parsed:
-    """x_train, y_train, x_test, y_test (and optionally class_names) from an .npz file."""
+    """x_train, y_train, x_test, y_test (and optionally class_names) from an .npz file,
+    each array's size checked from its header before it is read."""
     path = Path(path)
-    blob = path.read_bytes()
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise PipelineError(f"{path}: a single .npy array, not an .npz archive of "
-                                    f"{', '.join(NPZ_KEYS)}")
-            missing = [k for k in NPZ_KEYS if k not in z.files]
-            if missing:
-                raise PipelineError(f"{path}: missing array(s) {', '.join(missing)}; an npz "
-                                    f"data set holds {', '.join(NPZ_KEYS)}")
-            arrays = {k: z[k] for k in NPZ_KEYS}
-            names = z["class_names"] if "class_names" in z.files else None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        why = ("it holds pickled objects, which snnpipe never loads; save plain numeric "
-               "arrays" if "pickle" in str(exc) else f"not a readable .npz ({exc})")
+        keys = _npz_plan(path)
+        with np.load(path, allow_pickle=False) as z:     # members read lazily, in chunks
+            arrays = {k: z[k] for k in keys}
+    except PipelineError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        why = PICKLED if "pickle" in str(exc) else f"not a readable .npz ({exc})"
         raise PipelineError(f"{path}: {why}".splitlines()[0]) from None
+    names = arrays.get("class_names")
     xs = {k: _npz_pixels(path, k, arrays[k]) for k in ("x_train", "x_test")}
     ys = {k: _npz_labels(path, k, arrays[k]) for k in ("y_train", "y_test")}
     for split in ("train", "test"):
@@ -223,7 +375,7 @@ def read_npz(path: Path) -> Parsed:
     if x_train.ndim == 3:
         x_train, x_test = x_train[..., None], x_test[..., None]
     return Parsed(x_train, ys["y_train"], x_test, ys["y_test"], class_names,
-                  {path.name: sha256(blob)}, {"source_format": "npz", "split": "as given"})
+                  {path.name: _file_sha256(path)}, {"source_format": "npz", "split": "as given"})
 
 
 # -------------------------------------------------------------------------- folder
@@ -236,8 +388,10 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _load_image(path: Path, size: tuple[int, int] | None) -> tuple[np.ndarray, bytes]:
-    """(h, w, 3) uint8 RGB (resized to `size` = (h, w) if given) and the file's bytes."""
-    blob = path.read_bytes()
+    """(h, w, 3) uint8 RGB (resized to `size` = (h, w) if given) and the file's bytes (its
+    size checked first: no image file is larger than MAX_IMAGE_BYTES)."""
+    blob = read_bounded(path, MAX_IMAGE_BYTES, "bytes (no image of at most 40 megapixels "
+                        "is larger)")
     with Image.open(io.BytesIO(blob)) as img:
         w, h = img.size
         if w * h > MAX_PIXELS or w == 0 or h == 0:
@@ -264,6 +418,9 @@ def _read_class_folders(root: Path, classes: list[str], size, where: str):
                 continue
             try:
                 img, blob = _load_image(f, size)
+            except TooLarge as exc:
+                bad.append(f"{rel} ({exc.size:,} bytes, more than {exc.limit:,})")
+                continue
             except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
                     SyntaxError) as exc:
                 bad.append(f"{rel} ({type(exc).__name__})")

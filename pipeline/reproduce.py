@@ -27,8 +27,10 @@ from .data import (
     adapt_config,
     check_levels,
     check_network_fits,
+    check_validation,
     find_or_build_store,
     open_store,
+    source_mismatch,
     store_info,
 )
 from .errors import PipelineError
@@ -112,16 +114,19 @@ def _check(opts: ReproduceOptions) -> None:
             raise PipelineError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if opts.checkpoint_every_samples < 1:
         raise PipelineError("--checkpoint-every-samples must be >= 1")
-    if not 0 <= opts.validation < 60_000:
-        raise PipelineError(f"--validation {opts.validation}: must be in 0..59999")
+    if opts.validation < 0:
+        raise PipelineError(f"--validation {opts.validation}: must be >= 0 (the last N "
+                            "training images; 0 holds none out)")
     if opts.resume is None and opts.config.snapshots:
         raise PipelineError(f"snapshots = {opts.config.snapshots} sums a `train` run's last "
                             "epochs, and reproduce has no epochs; use `snnpipe train`, or "
                             "`snnpipe ensemble` on checkpoints (or --set snapshots=0)")
 
 
-def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress, list[dict]]:
-    """Reload a reproduce run folder: its options, last.zarr and the points up to it."""
+def _resume(opts: ReproduceOptions
+            ) -> tuple[ReproduceOptions, Trainer, Progress, list[dict], dict, dict]:
+    """Reload a reproduce run folder: its options, last.zarr and the points up to it, the
+    options given that override the run's, and the source checksums it was trained on."""
     run_dir = Path(opts.resume)
     info_path = run_dir / "run.json"
     if not info_path.is_file():
@@ -178,7 +183,7 @@ def _resume(opts: ReproduceOptions) -> tuple[ReproduceOptions, Trainer, Progress
     seen = trainer.state.samples_seen
     points = [p for p in _read_points(run_dir / RESULTS)
               if isinstance(p, dict) and p.get("samples_seen", seen + 1) <= seen]
-    return opts, trainer, progress, points, overrides
+    return opts, trainer, progress, points, overrides, cp.checksums
 
 
 def _read_points(path: Path) -> list[dict]:
@@ -211,7 +216,7 @@ def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceR
 def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     overrides: dict = {}
     if opts.resume is not None:
-        opts, trainer, progress, points, overrides = _resume(opts)
+        opts, trainer, progress, points, overrides, recorded = _resume(opts)
         run_dir = Path(opts.resume)
         seen = trainer.state.samples_seen
         done = _already_done(opts, points, seen)
@@ -224,6 +229,8 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
                                        opts.store)
         if note and on_note is not None:
             on_note(note)
+        if recorded and ds.checksums and recorded != ds.checksums:
+            raise source_mismatch(f"the run {run_dir}", recorded, ds, opts.data_dir)
     else:
         ds = open_store(opts.dataset, opts.data_dir, opts.store)
         trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
@@ -243,6 +250,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
     check_network_fits(cfg, ds, train)
     validation = None
     if opts.validation:
+        check_validation(opts.validation, len(train), cfg.batch_size)
         train, validation = train.split_off(opts.validation)
     select_on = "validation_accuracy" if validation is not None else "test_accuracy"
     train_eval = train.head(TRAIN_EVAL_SAMPLES)

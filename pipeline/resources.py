@@ -31,6 +31,23 @@ def available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     return None
 
 
+def memory_budget() -> int:
+    """Bytes one reader may hold at once: half of what is available now, the free memory
+    (MemAvailable) or what the address-space limit (`ulimit -v`) still leaves, whichever is
+    less. Half, because a reader's arrays are converted and copied once more after."""
+    import resource
+    have = available_bytes()
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            pages = int(Path("/proc/self/statm").read_text().split()[0])
+            left = soft - pages * resource.getpagesize()
+        except (OSError, ValueError, IndexError):
+            left = soft
+        have = left if have is None else min(have, left)
+    return max(0, (have if have is not None else 1 << 40) // 2)
+
+
 def check_memory(cfg: Config, available: int | None = None) -> None:
     """Refuse with one line when the network alone would not fit in available memory."""
     need = network_bytes(cfg)

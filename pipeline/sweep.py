@@ -335,6 +335,11 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     if spec.validation >= n_train:
         raise PipelineError(f"validation = {spec.validation} leaves no training images "
                             f"(the split has {n_train})")
+    from .data import check_validation
+    for size in sorted({Config.from_dict(t["config"]).batch_size for t in trials},
+                       reverse=True):              # before any trial: the largest batch first
+        check_validation(spec.validation, n_train, size, "validation = ",
+                         "batch_size = {} in [fixed] or in the grid")
     epochs = max(1, math.ceil(spec.budget_samples / (n_train - spec.validation)))
     done = latest_rows(folder)
     todo = [t for t in trials if done.get(t["id"], {}).get("status") != "ok"]

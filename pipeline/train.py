@@ -28,8 +28,10 @@ from .data import (
     adapt_config,
     check_levels,
     check_network_fits,
+    check_validation,
     find_or_build_store,
     open_store,
+    source_mismatch,
     store_info,
 )
 from .ensemble import snapshot_ensemble
@@ -294,16 +296,11 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
     check_levels(cfg, ds)
     check_memory(cfg)
     if checkpoint is not None and checkpoint.checksums != ds.checksums:
-        raise PipelineError(f"{ds.path} was built from other source files than the run; "
-                            "resume against the store it was trained on")
+        raise source_mismatch(f"the run {run_dir}", checkpoint.checksums, ds, opts.data_dir)
     train_split = ds.load("train", opts.limit_train)
     check_network_fits(cfg, ds, train_split)
     if opts.validation:
-        if not 0 < opts.validation < len(train_split) - cfg.batch_size + 1:
-            raise PipelineError(
-                f"--validation {opts.validation}: must be between 1 and "
-                f"{len(train_split) - cfg.batch_size} (the {len(train_split)} training "
-                f"images less one batch of {cfg.batch_size}, which training needs)")
+        check_validation(opts.validation, len(train_split), cfg.batch_size)
         train_split, eval_split = train_split.split_off(opts.validation)
     else:                                   # no held-out data: evaluate on test, as D𝜋 did
         eval_split = ds.load("test", opts.limit_test)

@@ -10,7 +10,9 @@ The protocol for writing `NAME` (a zarr store, a checkpoint, the raw-data cache)
 Between 3 and 4 there is no `NAME`, but a complete `.new-*` and `.old-*` exist; `recover`
 (called under the store's lock before anyone reads it) puts the newest complete copy back in
 place. `.tmp-*` folders are never complete, so they are the only thing cleaned up blindly;
-a complete copy is deleted only once a newer complete one is in place.
+a complete copy is deleted only once a newer complete one is in place. Ctrl-C and SIGTERM
+wait while steps 2-4 run (`signals_held`), so a command stopped by one (rather than killed)
+leaves the old store or the new one in place and nothing beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,22 +44,45 @@ def atomic_directory(final: Path, replace: bool = False) -> Iterator[Path]:
         faults.write_point(f"{final.name}: temporary written")
         if final.exists() and not replace:
             raise FileExistsError(f"{final} already exists")
-        new = _hidden(final, "new")
-        os.replace(tmp, new)
-        faults.write_point(f"{final.name}: marked complete")
-        if final.exists():
-            old = _hidden(final, "old")
-            os.replace(final, old)
-            faults.write_point(f"{final.name}: old copy moved aside")
-            os.replace(new, final)
-            faults.write_point(f"{final.name}: new copy in place")
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(new, final)
-        faults.write_point(f"{final.name}: done")
+        with signals_held():                 # the renames are done whole, or not begun
+            new = _hidden(final, "new")
+            os.replace(tmp, new)
+            faults.write_point(f"{final.name}: marked complete")
+            if final.exists():
+                old = _hidden(final, "old")
+                os.replace(final, old)
+                faults.write_point(f"{final.name}: old copy moved aside")
+                os.replace(new, final)
+                faults.write_point(f"{final.name}: new copy in place")
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(new, final)
+            faults.write_point(f"{final.name}: done")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while a finished copy is renamed into place, then take effect
+    (raised, or handled, as they would have been): a command stopped by one leaves the old
+    store or the new one in place, never hidden copies for the next command to recover.
+    SIGKILL cannot wait, and `recover` is still there for it. Main thread only (the only one
+    Python's signal handlers run in)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in caught:
+            signal.raise_signal(sig)
 
 
 def complete_copies(final: Path, kind: str) -> list[Path]:

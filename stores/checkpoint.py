@@ -25,8 +25,9 @@ from engine import Config, ConfigError
 from . import integrity
 from .atomic import atomic_directory
 from .errors import StoreError
+from .ownership import CHECKPOINT_FORMAT
 
-FORMAT = "snnpipe-checkpoint"
+FORMAT = CHECKPOINT_FORMAT
 FORMAT_VERSION = 2
 READS = (1, 2)          # 1: before per-chunk checksums (loaded, checked for completeness)
 ARRAYS = ("receptors", "weights", "epoch_order")

@@ -18,8 +18,9 @@ from zarr.codecs import BloscCodec, BloscShuffle
 
 from . import integrity
 from .errors import StoreError
+from .ownership import DATASET_FORMAT, describe, replaceable
 
-FORMAT = "snnpipe-dataset/1"
+FORMAT = DATASET_FORMAT
 SPLITS = ("train", "test")
 ARRAYS = ("planes", "pixels", "labels")
 CHUNK_SAMPLES = 10_000
@@ -154,7 +155,11 @@ def open_dataset(path: Path, hint: str = "make preprocess") -> Dataset:
     if not path.exists():
         raise StoreError(f"no preprocessed dataset at {path}; run `{hint}` first")
     attrs = read_attrs(path)
-    if attrs is None:
-        raise StoreError(f"{path} is not a complete snnpipe dataset store; "
+    if attrs is None and replaceable(path, FORMAT):
+        raise StoreError(f"{path} is an incomplete or damaged snnpipe data set store; "
                          f"rebuild it with `{hint}` (add --force to replace it)")
+    if attrs is None:           # never suggest a command that would delete someone's folder
+        raise StoreError(f"{path} is not a data set store: it holds {describe(path)}; use a "
+                         "store that `snnpipe preprocess` wrote (DATA_DIR/<dataset>.zarr, or "
+                         "its --output); this one is left as it is")
     return Dataset(path, attrs, hint)

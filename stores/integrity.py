@@ -68,16 +68,18 @@ def digest_arrays(root: Path, names: Iterable[str]) -> dict:
     return {"algorithm": ALGORITHM, "arrays": arrays}
 
 
-def _metadata(root: Path, name: str, label: str) -> dict:
+def _metadata(root: Path, name: str, label: str, fix: str) -> dict:
+    """An array's zarr.json; a missing or unreadable one is refused with the same fix as
+    a damaged chunk (a whole array gone is damage too)."""
     meta = root / name / "zarr.json"
     try:
         data = json.loads(meta.read_text())
     except FileNotFoundError:
-        raise StoreError(f"{label}: array {name} is missing") from None
+        raise StoreError(f"{label}: array {name} is missing; {fix}") from None
     except (OSError, ValueError):
-        raise StoreError(f"{label}: metadata of array {name} is unreadable") from None
+        raise StoreError(f"{label}: metadata of array {name} is unreadable; {fix}") from None
     if not isinstance(data, dict) or data.get("node_type") != "array":
-        raise StoreError(f"{label}: {name} is not a zarr array")
+        raise StoreError(f"{label}: {name} is not a zarr array; {fix}")
     return data
 
 
@@ -109,7 +111,7 @@ def verify_arrays(root: Path, record: dict | None, names: Iterable[str], label: 
                        or not isinstance(record.get("arrays"), dict)):
         raise StoreError(f"{label}: its checksum record is unreadable; {fix}")
     for name in names:
-        meta = _metadata(root, name, f"{label}")
+        meta = _metadata(root, name, f"{label}", fix)
         files = _chunk_files(root / name)
         if legacy:
             missing = [k for k in expected_chunks(meta) if k not in files]

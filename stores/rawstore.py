@@ -26,8 +26,9 @@ from .atomic import atomic_directory, recover
 from .dataset import bytes_compressor
 from .errors import StoreError
 from .locks import exclusive
+from .ownership import RAW_FORMAT, describe, is_empty_folder, replaceable
 
-FORMAT = "snnpipe-raw/1"
+FORMAT = RAW_FORMAT
 SPLITS = ("train", "test")
 CHUNK_SAMPLES = 10_000
 ARRAYS = tuple(f"{split}/{a}" for split in SPLITS for a in ("pixels", "labels"))
@@ -76,7 +77,8 @@ def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
     path = Path(path)
     with exclusive(path):
         recover(path)
-        if path.exists() and not replace:
+        check_replaceable(path)
+        if path.exists() and not is_empty_folder(path) and not replace:
             raise StoreError(f"a data set named {name!r} already exists ({path}); pass "
                              "--force to replace it, or choose another NAME")
         attrs = {"dataset": name, "image_shape": list(raw.image_shape), "color": raw.color,
@@ -97,6 +99,15 @@ def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
             root.update_attributes({**attrs, "format": FORMAT, integrity.ATTR: record})
             root.attrs["complete"] = True
     return {**attrs, integrity.ATTR: record}
+
+
+def check_replaceable(path: Path) -> None:
+    """Only an imported data set is replaced at DATA_DIR/raw/NAME.zarr (with --force):
+    anything else there is refused in one line saying what it holds."""
+    if not replaceable(path, FORMAT):
+        raise StoreError(f"{path} holds {describe(path)}, not an imported data set; "
+                         "`snnpipe import --force` replaces only a data set it imported: move "
+                         "that folder away, or choose another NAME")
 
 
 def read_attrs(path: Path) -> dict | None:

@@ -332,3 +332,111 @@ def test_ensemble_sigkill_at_every_write_point(mnist_store, tmp_path):
            [(k, True) for k in range(1, len(replace) + 1)]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(kill_then_finish, jobs))
+
+
+# ====================================================================================
+# Write-once commands stopped by SIGTERM or Ctrl-C at each of their write points
+# (`import`, `preprocess --force`, `ensemble --force`): the command exits 143 or 130 with
+# one word, the store is the old one or the new one, whole, and nothing is left beside it:
+# no temporary copy, no hidden complete copy, no lock. Appended as one block; it reuses
+# `run` and `write_points` above.
+# ====================================================================================
+STOPS = (("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted"))
+
+
+def _tiny_npz(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.integers(0, 256, (30, 4, 4), dtype=np.uint8),
+             y_train=np.arange(30) % 3, x_test=rng.integers(0, 256, (9, 4, 4), dtype=np.uint8),
+             y_test=np.arange(9) % 3)
+    return path
+
+
+def _left_beside(folder: Path, name: str) -> list[str]:
+    return sorted(p.name for p in folder.glob(f".{name}*")) if folder.exists() else []
+
+
+def _stopped_as_said(res, code: int, word: str, where: str) -> None:
+    assert res.returncode == code, (where, res.returncode, res.stderr[-1500:])
+    assert res.stderr.strip() == word, (where, res.stderr[-1500:])
+
+
+def test_import_stopped_at_every_write_point_leaves_old_or_new_and_nothing_beside(tmp_path):
+    from stores import rawstore
+    old_npz, new_npz = _tiny_npz(tmp_path / "old.npz", 0), _tiny_npz(tmp_path / "new.npz", 1)
+    ref = tmp_path / "ref"
+    (tmp_path / "t1").mkdir()
+    (tmp_path / "t2").mkdir()
+    fresh = write_points(tmp_path / "t1", ["import", "mine", old_npz, "--data-dir", ref])
+    old = rawstore.read_attrs(rawstore.raw_path(ref, "mine"))["digest"]
+    shutil.copytree(ref, tmp_path / "ref-old")
+    replace = write_points(tmp_path / "t2", ["import", "mine", new_npz, "--force",
+                                             "--data-dir", ref])
+    new = rawstore.read_attrs(rawstore.raw_path(ref, "mine"))["digest"]
+    assert old != new and "mine.zarr: old copy moved aside" in replace
+
+    def stop(job):
+        k, force, (sig, code, word) = job
+        data = tmp_path / f"d-{sig}-{int(force)}-{k}"
+        if force:
+            shutil.copytree(tmp_path / "ref-old", data)
+        res = run("import", "mine", new_npz if force else old_npz,
+                  *(["--force"] if force else []), "--data-dir", data,
+                  env={"SNNPIPE_FAULT": f"{sig}@write:{k}"})
+        where = (sig, "--force" if force else "new", (replace if force else fresh)[k - 1])
+        _stopped_as_said(res, code, word, where)
+        path = rawstore.raw_path(data, "mine")
+        assert _left_beside(path.parent, "mine.zarr") == [], (where, _left_beside(
+            path.parent, "mine.zarr"))
+        attrs = rawstore.read_attrs(path)
+        if attrs is None:                        # a new import stopped before it was whole
+            assert not force and not path.exists(), where
+        else:
+            assert attrs["digest"] in ((old, new) if force else (old,)), where
+            assert rawstore.verify(path, attrs, ""), where
+
+    jobs = [(k, force, s) for s in STOPS for force, points in ((False, fresh), (True, replace))
+            for k in range(1, len(points) + 1)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(stop, jobs))
+
+
+def test_preprocess_force_stopped_at_every_write_point_keeps_a_whole_store(tmp_path):
+    from stores import dataset
+    data, out = tmp_path / "data", tmp_path / "s.zarr"
+    assert run("import", "mine", _tiny_npz(tmp_path / "a.npz", 0), "--data-dir",
+               data).returncode == 0
+    build = ["preprocess", "--dataset", "mine", "--data-dir", data, "--output", out]
+    assert run(*build).returncode == 0
+    points = write_points(tmp_path, [*build, "--force"])
+    assert "s.zarr: old copy moved aside" in points
+    for sig, code, word in STOPS:
+        for k in range(1, len(points) + 1):
+            res = run(*build, "--force", env={"SNNPIPE_FAULT": f"{sig}@write:{k}"})
+            _stopped_as_said(res, code, word, (sig, points[k - 1]))
+            assert _left_beside(tmp_path, "s.zarr") == [], (sig, points[k - 1])
+            assert dataset.verify(out, dataset.read_attrs(out)), (sig, points[k - 1])
+            assert "up to date" in run(*build).stdout
+
+
+def test_ensemble_force_stopped_at_every_write_point_keeps_a_whole_ensemble(tmp_path):
+    data = tmp_path / "data"
+    assert run("import", "mine", _tiny_npz(tmp_path / "a.npz", 0), "--data-dir",
+               data).returncode == 0
+    assert run("preprocess", "--dataset", "mine", "--data-dir", data).returncode == 0
+    res = run("train", "--dataset", "mine", "--data-dir", data, "--epochs", 2, "--set",
+              "neurons=10", "--seed", 1, "--run-dir", tmp_path / "run")
+    assert res.returncode == 0, res.stderr
+    members = [tmp_path / "run" / "checkpoints" / f"epoch-000{e}.zarr" for e in (1, 2)]
+    out = tmp_path / "ens.zarr"
+    assert run("ensemble", out, *members).returncode == 0
+    want = ckpt.load(out).arrays["weights"].tobytes()
+    points = write_points(tmp_path, ["ensemble", out, *members, "--force"])
+    assert "ens.zarr: old copy moved aside" in points
+    for sig, code, word in STOPS:
+        for k in range(1, len(points) + 1):
+            res = run("ensemble", out, *members, "--force",
+                      env={"SNNPIPE_FAULT": f"{sig}@write:{k}"})
+            _stopped_as_said(res, code, word, (sig, points[k - 1]))
+            assert _left_beside(tmp_path, "ens.zarr") == [], (sig, points[k - 1])
+            assert ckpt.load(out).arrays["weights"].tobytes() == want
