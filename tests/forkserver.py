@@ -38,8 +38,8 @@ def become(req: dict) -> None:
     sys.argv = ["snnpipe", *req["args"]]
     code = 0
     try:
-        from pipeline.cli import app
-        app(args=list(req["args"]), prog_name="snnpipe")
+        from pipeline.entry import main as console_script     # what `snnpipe` runs
+        console_script()
     except SystemExit as exc:
         if exc.code is None:
             code = 0
