@@ -38,7 +38,7 @@ def become(req: dict) -> None:
     sys.argv = ["snnpipe", *req["args"]]
     code = 0
     try:
-        from pipeline.entry import main as console_script     # what `snnpipe` runs
+        from pipeline.entry import main as console_script  # what `snnpipe` runs
         console_script()
     except SystemExit as exc:
         if exc.code is None:
