@@ -36,7 +36,7 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
     if store is None and not path.exists():
         from stores.rawstore import raw_path
 
-        from .sources import BUILTIN
+        from .names import BUILTIN
         if dataset not in BUILTIN and not raw_path(data_dir, dataset).exists():
             raise PipelineError(f"unknown dataset {dataset!r}: nothing imported under that "
                                 f"name in {data_dir} (built in: {', '.join(BUILTIN)}); import "

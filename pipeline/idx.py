@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import dask
+import dask.array as da
 import numpy as np
+
+from stores import dataset as dataset_store
 
 from .bounded import gunzip_bounded
 from .errors import PipelineError
@@ -62,3 +68,23 @@ def parse_split(images_name: str, images: bytes, labels_name: str, labels: bytes
         raise PipelineError(f"{images_name} holds {x.shape[0]} images but {labels_name} "
                             f"holds {y.shape[0]} labels; the pair does not match")
     return x, y
+
+
+def _read_rows(path: str, offset: int, start: int, stop: int, width: int) -> np.ndarray:
+    """Rows [start, stop) of an IDX body: each Dask task reads only its own chunk."""
+    with open(path, "rb") as f:
+        f.seek(offset + start * width)
+        data = f.read((stop - start) * width)
+    return np.frombuffer(data, np.uint8).reshape(stop - start, width)
+
+
+def idx_array(path: Path, offset: int, n: int, width: int) -> da.Array:
+    """A lazy dask array over an IDX file on disk, chunked by samples (no data in the graph)."""
+    step = dataset_store.CHUNK_SAMPLES
+    parts = []
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        block = dask.delayed(_read_rows, pure=True)(str(path), offset, start, stop, width)
+        parts.append(da.from_delayed(block, shape=(stop - start, width), dtype=np.uint8))
+    x = da.concatenate(parts, axis=0)
+    return x if width > 1 else x[:, 0]

@@ -17,8 +17,8 @@ import numpy as np
 from stores import rawstore
 
 from .errors import PipelineError
+from .names import check_name
 from .readers import Parsed, looks_like_cifar, read_cifar10, read_folder, read_npz
-from .sources import check_name
 
 FORMATS = ("auto", "cifar10", "folder", "npz")
 COLORS = ("gray", "average", "color")

@@ -20,6 +20,7 @@ from stores import checkpoint as ckpt  # noqa: E402
 from stores import runs  # noqa: E402
 
 from .errors import PipelineError  # noqa: E402
+from .summary import load_points, summary_lines  # noqa: E402
 
 DPI_TARGET = 98.65
 DPI_LARGE_TARGET = 98.9          # his claim for 7,920 neurons per class
@@ -31,7 +32,6 @@ def draw(run_dir: Path, output: Path | None, against: list[str], label: str,
          bands: list[str]) -> list[str]:
     """Stage `plot`: a run's PNGs, or with `against` (LABEL=RUN_DIR each) one comparison
     plot; then the summary lines for `bands`. Returns the lines to print."""
-    from .summary import summary_lines
     for folder in [run_dir, *(a.split("=", 1)[-1] for a in against)]:
         if not Path(folder).is_dir():
             raise PipelineError(f"{folder}: no such run folder")
@@ -58,28 +58,6 @@ def draw(run_dir: Path, output: Path | None, against: list[str], label: str,
     else:
         drawn = plot_run(run_dir, output)
     return [*map(str, drawn), *summary_lines(runs_by_label, bands)]
-
-
-def load_points(run_dir: Path) -> list[dict]:
-    """Evaluation points of a run, normalised to reproduce-style keys."""
-    run_dir = Path(run_dir)
-    files = sorted((run_dir / "results").glob("reproduce-*.jsonl"))   # before 2026-11
-    if (run_dir / "results.jsonl").exists():
-        files = [run_dir / "results.jsonl"]
-    if files:
-        return runs.read_jsonl(files[-1])      # a torn last line (a killed append) is dropped
-    rows = runs.read_metrics(run_dir)
-    if not rows:
-        raise PipelineError(f"{run_dir} has no metrics yet (no metrics.jsonl or results/)")
-    wall = np.cumsum([r.get("seconds", 0.0) for r in rows])
-    return [{"samples_seen": r["samples_seen"], "wall_seconds": float(w),
-             "test_accuracy": r.get("test_accuracy"),
-             "validation_accuracy": r.get("validation_accuracy"),
-             "train_accuracy": r.get("train_online_accuracy"),
-             "positive_learns": r["positive_learns_total"],
-             "negative_learns": r["negative_learns_total"],
-             "live_positive": r["live_positive"], "live_negative": r["live_negative"]}
-            for r, w in zip(rows, wall, strict=True)]
 
 
 def _accuracy(ax, x, points, xlabel):

@@ -103,26 +103,6 @@ def _planes_block(block: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     return planes_from_pixels(block, levels)
 
 
-def _read_rows(path: str, offset: int, start: int, stop: int, width: int) -> np.ndarray:
-    """Rows [start, stop) of an IDX body: each Dask task reads only its own chunk."""
-    with open(path, "rb") as f:
-        f.seek(offset + start * width)
-        data = f.read((stop - start) * width)
-    return np.frombuffer(data, np.uint8).reshape(stop - start, width)
-
-
-def idx_array(path: Path, offset: int, n: int, width: int) -> da.Array:
-    """A lazy dask array over an IDX file on disk, chunked by samples (no data in the graph)."""
-    step = dataset_store.CHUNK_SAMPLES
-    parts = []
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        block = dask.delayed(_read_rows, pure=True)(str(path), offset, start, stop, width)
-        parts.append(da.from_delayed(block, shape=(stop - start, width), dtype=np.uint8))
-    x = da.concatenate(parts, axis=0)
-    return x if width > 1 else x[:, 0]
-
-
 def build_graph(images: np.ndarray | da.Array, levels: tuple[int, ...]) -> da.Array:
     """Lazy (n, L, R) bool planes over chunks of images."""
     x = images if isinstance(images, da.Array) else da.from_array(

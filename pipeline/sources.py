@@ -8,7 +8,6 @@ Three kinds, one shape of answer, so the preprocess graph is the same for every 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,11 @@ from stores.errors import StoreError
 from .errors import PipelineError
 from .fetch import DATASETS as IDX_DATASETS
 from .fetch import fetch
+from .idx import idx_array
+from .importer import to_raw
+from .names import BUILTIN, NAME_RE
+from .readers import read_digits
 
-BUILTIN = (*IDX_DATASETS, "digits")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
 # How each built-in data set was made, for `predict` (imports record their own).
@@ -33,18 +35,6 @@ BUILTIN_INFO = {
     "digits": {"image_shape": [8, 8], "color": "gray", "prepare": "centre",
                "class_names": [str(i) for i in range(10)]},
 }
-NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-
-
-def check_name(name: str) -> None:
-    """A data set name is a plain lower-case file name: no paths, no clashes."""
-    if name in BUILTIN:
-        raise PipelineError(f"{name!r} is a built-in data set; choose another NAME for "
-                            "your import")
-    if not NAME_RE.fullmatch(name) or ".." in name or "-levels-" in name:
-        raise PipelineError(f"data set name {name!r}: use 1-64 lower-case letters, digits, "
-                            "'-', '_' or '.', starting with a letter or digit (no '/', "
-                            "'..' or '-levels-')")
 
 
 def data_info(attrs: dict) -> dict:
@@ -55,8 +45,6 @@ def data_info(attrs: dict) -> dict:
 
 def ensure_digits(data_dir: Path) -> tuple[Path, dict, str]:
     """Write DATA_DIR/raw/digits.zarr from scikit-learn if it is missing or differs."""
-    from .importer import to_raw
-    from .readers import read_digits
     path = rawstore.raw_path(data_dir, "digits")
     raw = to_raw(read_digits(), "gray", BUILTIN_INFO["digits"]["prepare"])
     existing = rawstore.read_attrs(path)
@@ -102,7 +90,6 @@ def _from_raw_store(name: str, path: Path, attrs: dict, origin: str) -> RawSourc
 
 def raw_source(dataset: str, data_dir: Path, source: Path | None) -> RawSource:
     """The raw data of `dataset`, fetching or writing it first if needed."""
-    from .preprocess import idx_array
     if dataset in IDX_DATASETS:
         raw = fetch(dataset, data_dir, source)
         files = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",

@@ -10,6 +10,35 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stores import runs
+
+from .errors import PipelineError
+
+
+def load_points(run_dir: Path) -> list[dict]:
+    """Evaluation points of a run, normalised to reproduce-style keys."""
+    run_dir = Path(run_dir)
+    files = sorted((run_dir / "results").glob("reproduce-*.jsonl"))   # before 2026-11
+    if (run_dir / "results.jsonl").exists():
+        files = [run_dir / "results.jsonl"]
+    if files:
+        return runs.read_jsonl(files[-1])      # a torn last line (a killed append) is dropped
+    rows = runs.read_metrics(run_dir)
+    if not rows:
+        raise PipelineError(f"{run_dir} has no metrics yet (no metrics.jsonl or results/)")
+    wall = np.cumsum([r.get("seconds", 0.0) for r in rows])
+    return [{"samples_seen": r["samples_seen"], "wall_seconds": float(w),
+             "test_accuracy": r.get("test_accuracy"),
+             "validation_accuracy": r.get("validation_accuracy"),
+             "train_accuracy": r.get("train_online_accuracy"),
+             "positive_learns": r["positive_learns_total"],
+             "negative_learns": r["negative_learns_total"],
+             "live_positive": r["live_positive"], "live_negative": r["live_negative"]}
+            for r, w in zip(rows, wall, strict=True)]
 
 
 @dataclass
@@ -97,8 +126,6 @@ def format_summary(label: str, s: dict) -> list[str]:
 
 def summary_lines(runs_by_label: dict, bands: list[str]) -> list[str]:
     """`snnpipe plot --band`: the summary of every run (label -> run folder)."""
-    from .errors import PipelineError
-    from .plots import load_points
     try:
         parsed = tuple(parse_band(b) for b in bands)
     except ValueError as exc:

@@ -250,7 +250,7 @@ def test_plot_refuses_repeated_labels_and_reads_a_torn_log(tmp_path):
                                       "--against", f"a={run}")
     row = {"samples_seen": 1, "test_accuracy": 0.5}
     (run / "results.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(row)[:9])
-    from pipeline.plots import load_points
+    from pipeline.summary import load_points
     assert load_points(run) == [row]
 
 
