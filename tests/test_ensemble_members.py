@@ -7,27 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from inprocess import error_line, ok
 from test_import import make_npz
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from stores import checkpoint as ckpt
-
-runner = CliRunner()
-
-
-def ok(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    assert res.exit_code == 0, (args, res.output, res.exception)
-    return res.stdout
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import forkrun
 import numpy as np
 import pytest
 import zarr
+from inprocess import error_line
 from test_crash import TRAIN, run, snapshot
 from typer.testing import CliRunner
 
@@ -21,14 +22,6 @@ from stores import checkpoint as ckpt
 from stores import integrity
 
 runner = CliRunner()
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 @pytest.mark.parametrize("levels", ["1.5", "true", "192,,1", '"x"', "192,1.5"])

@@ -10,6 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 import zarr
+from inprocess import error_line, ok
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -18,20 +19,6 @@ from stores import rawstore
 
 runner = CliRunner()
 TINY = ["--set", "neurons=20", "--epochs", "1", "--wandb-mode", "disabled"]
-
-
-def ok(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    assert res.exit_code == 0, (args, res.output, res.exception)
-    return res.stdout
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 def nothing_imported(data: object, name: str) -> bool:

@@ -15,22 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inprocess import error_line
 from test_import import make_cifar, make_folder, make_npz, nothing_imported
-from typer.testing import CliRunner
-
-from pipeline.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 HUGE = 3073 * 3_254_150          # 10.0 GB, a whole number of CIFAR-10 records
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 def sparse(path: Path, size: int = HUGE) -> Path:

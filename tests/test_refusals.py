@@ -6,6 +6,7 @@ In-process, on a tiny imported data set."""
 import shutil
 
 import pytest
+from inprocess import error_line, ok
 from test_import import make_npz
 from typer.testing import CliRunner
 
@@ -14,20 +15,6 @@ from pipeline.cli import app
 runner = CliRunner()
 TINY = ["--set", "neurons=10", "--wandb-mode", "disabled"]
 LEVELS_64 = list(range(255, 191, -1))
-
-
-def ok(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    assert res.exit_code == 0, (args, res.output, res.exception)
-    return res.stdout
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

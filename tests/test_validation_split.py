@@ -3,6 +3,7 @@ after the hold-out, so a data set smaller than a batch is refused with the count
 images and how to set `batch_size`, never with an empty range blaming --validation. `train`,
 `reproduce` and a sweep spec (before any trial runs) say the same. In-process, tiny data."""
 
+from inprocess import error_line, ok
 from test_import import make_npz
 from typer.testing import CliRunner
 
@@ -10,20 +11,6 @@ from pipeline.cli import app
 
 runner = CliRunner()
 TINY = ["--set", "neurons=10", "--wandb-mode", "disabled"]
-
-
-def ok(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    assert res.exit_code == 0, (args, res.output, res.exception)
-    return res.stdout
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 def small(tmp_path):
