@@ -33,7 +33,8 @@ def cells() -> list[dict]:
                 if line.strip():
                     row = json.loads(line)
                     finished[row["id"]] = row
-        for trial in expand(read_spec(spec)):
+        parsed = read_spec(spec)
+        for trial in expand(parsed):
             run = folder / "trials" / trial["id"]
             rows = [r for r in read_metrics(run) if r.get("validation_accuracy") is not None] \
                 if run.exists() else []
@@ -48,8 +49,7 @@ def cells() -> list[dict]:
                 if len(moving) else int(samples[-1])
             out.append({
                 "spec": spec.stem, "id": trial["id"], "seed": trial["seed"],
-                "dataset": json.loads(folder.joinpath("spec.json").read_text())["dataset"]
-                if (folder / "spec.json").exists() else "mnist",
+                "dataset": parsed.dataset,
                 "neurons": cfg["neurons"], "planes": len(cfg["levels"]),
                 "level": level, "sd": float(acc[-WINDOW:].std(ddof=1)) if len(acc) > 1 else 0.0,
                 "reach": reach, "samples": int(samples[-1]),
@@ -78,15 +78,14 @@ def plots(rows: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for planes in sorted({c["planes"] for c in rows}):
+    for dataset, planes in sorted({(c["dataset"], c["planes"]) for c in rows}):
         pts = sorted((c["neurons"], 100 * c["level"]) for c in rows
-                     if c["planes"] == planes and c["dataset"] == "mnist")
-        if pts:
-            ax.plot(*zip(*pts, strict=True), "o-", label=f"{planes} planes")
+                     if c["planes"] == planes and c["dataset"] == dataset)
+        ax.plot(*zip(*pts, strict=True), "o-", label=f"{dataset}, {planes} planes")
     ax.set_xscale("log")
     ax.set_xlabel("neurons per column")
     ax.set_ylabel("validation accuracy % (mean of last 10)")
-    ax.set_title("MNIST: accuracy against size")
+    ax.set_title("accuracy against size (each seed a point)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(HERE / "accuracy_vs_neurons.png", dpi=120)
