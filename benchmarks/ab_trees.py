@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import kernels  # noqa: E402
+from engine import forward as kernels  # noqa: E402  (this tree's forward pass)
 from engine.network import Network  # noqa: E402
 from stores import checkpoint as ckpt  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402

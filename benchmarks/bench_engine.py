@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine import Config  # noqa: E402
-from engine.kernels import block_size, threads  # noqa: E402
+from engine.forward import block_size, threads  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
 

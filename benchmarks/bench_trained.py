@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_engine import lane_additions, median_time, simd_peak  # noqa: E402
 
-from engine import growth, kernels  # noqa: E402
+from engine import forward, growth, learning  # noqa: E402
+from engine.forward import block_size  # noqa: E402
 from engine.generators import GEN_GLIBC, GEN_PCG64, glibc_state, pcg64_state_array  # noqa: E402
-from engine.kernels import block_size  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from stores import checkpoint as ckpt  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
@@ -80,16 +80,16 @@ def learning_split(trainer: Trainer, samples: list[tuple[np.ndarray, np.ndarray,
     times: dict[str, list[float]] = {"reinforce": [], "grow": [], "decay": []}
     for planes, pixels, column in samples:
         rec, w = rec0.copy(), w0.copy()
-        kernels.receptor_first_cycles(planes, first)
+        learning.receptor_first_cycles(planes, first)
         n_active = growth.active_pixels(pixels, active)
         t0 = time.perf_counter()
-        if cfg.neurons >= kernels.PARALLEL_REINFORCE_NEURONS:
-            kernels.reinforce_column_nested_parallel(
+        if cfg.neurons >= learning.PARALLEL_REINFORCE_NEURONS:
+            learning.reinforce_column_nested_parallel(
                 rec[column], w[column], first, n_levels, cfg.reinforce_positive,
                 cfg.spike_threshold, cfg.learn_low, cfg.learn_high, cfg.prune_below,
-                4 * kernels.threads())
+                4 * forward.threads())
         else:
-            kernels.reinforce_column_nested(
+            learning.reinforce_column_nested(
                 rec[column], w[column], first, n_levels, cfg.reinforce_positive,
                 cfg.spike_threshold, cfg.learn_low, cfg.learn_high, cfg.prune_below)
         t1 = time.perf_counter()
@@ -101,7 +101,7 @@ def learning_split(trainer: Trainer, samples: list[tuple[np.ndarray, np.ndarray,
     for _ in range(5):
         w = w0.copy()
         t0 = time.perf_counter()
-        kernels.decay_and_prune(w, cfg.decay_amount, cfg.prune_below)
+        learning.decay_and_prune(w, cfg.decay_amount, cfg.prune_below)
         times["decay"].append(time.perf_counter() - t0)
     return {k: 1e6 * statistics.median(v) for k, v in times.items()}
 
@@ -135,7 +135,7 @@ def main() -> None:
     forward_batches_s = median_time(
         lambda: [net.spike_counts(train.planes[i]) for i in batches], args.repeats)
     one = np.ascontiguousarray(train.planes[batches[0]], dtype=np.bool_)
-    masks_s = median_time(lambda: kernels.build_masks(one), 5 * args.repeats)
+    masks_s = median_time(lambda: forward.build_masks(one), 5 * args.repeats)
     train_times, steps = [], []
     for _ in range(args.repeats):
         tr = Trainer.from_state(cfg, ck.arrays, ck.state)
@@ -175,7 +175,7 @@ def main() -> None:
         "checkpoint": str(args.checkpoint),
         "neurons": cfg.neurons,
         "samples_seen": int(ck.state.get("trainer", {}).get("samples_seen", 0)),
-        "threads": kernels.threads(),
+        "threads": forward.threads(),
         "live_slots": live,
         "forward_test_samples_per_s": len(test) / forward_test_s,
         "forward_train_samples_per_s": n_samples / forward_batches_s,

@@ -41,7 +41,7 @@ from numba import njit, prange
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import kernels  # noqa: E402
+from engine import forward  # noqa: E402
 from engine.network import Network  # noqa: E402
 from stores import checkpoint as ckpt  # noqa: E402
 from stores.dataset import open_dataset  # noqa: E402
@@ -85,7 +85,7 @@ def spike_counts_onsets(receptors, weights, masks, start, ent, dense_first, neur
         for b in range(n_blocks):
             st, en, rows = start[b], ent[b], masks[b]
             for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
-                if not kernels._can_spike(weights[m], n_levels, threshold):
+                if not forward._can_spike(weights[m], n_levels, threshold):
                     continue
                 delta[:] = 0
                 for k in range(n_slots):
@@ -133,7 +133,7 @@ def spike_counts_split16(receptors, weights, masks, neurons_per_column, threshol
         for b in range(n_blocks):
             rows = flat[b]
             for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
-                if not kernels._can_spike(weights[m], n_levels, threshold):
+                if not forward._can_spike(weights[m], n_levels, threshold):
                     continue
                 n_live = 0
                 for k in range(n_slots):
@@ -200,9 +200,9 @@ def spike_counts_codes(receptors, weights, codes, neurons_per_column, threshold)
         for b in range(n_blocks):
             rows = codes[b]
             for m in range(column * neurons_per_column, (column + 1) * neurons_per_column):
-                if not kernels._can_spike(weights[m], 4, threshold):
+                if not forward._can_spike(weights[m], 4, threshold):
                     continue
-                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
+                n_live = forward._live_slots(weights[m], receptors[m], live_w, live_r)
                 live_w[n_live:] = 0
                 live_r[n_live:] = 0
                 drive[:] = 0
@@ -228,7 +228,7 @@ def spike_counts_codes(receptors, weights, codes, neurons_per_column, threshold)
 
 @njit(cache=True, inline="always")
 def blocked_layout(receptors, masks, neurons_per_column, parts):
-    """What the blocked kernels below start from, as in `kernels.spike_counts_blocked`: the
+    """What the blocked kernels below start from, as in `forward.spike_counts_blocked`: the
     masks as (blocks, receptors, levels x block) runs, the neurons per chunk, and zeroed
     (columns, parts, samples) counts."""
     n_blocks, n_rec, n_levels, sb = masks.shape
@@ -337,8 +337,8 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
         counts = np.zeros(n_blocks * sb, dtype=np.int32)
         shift = np.full(max(hi - lo, 0), -2, dtype=np.int64)     # -2: cannot spike
         for m in range(lo, hi):
-            if kernels._can_spike(weights[m], n_levels, threshold):
-                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
+            if forward._can_spike(weights[m], n_levels, threshold):
+                n_live = forward._live_slots(weights[m], receptors[m], live_w, live_r)
                 shift[m - lo] = bounded_shift(live_w, n_live)
         for b in range(n_blocks):
             rows = flat[b]
@@ -346,10 +346,10 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
                 S = shift[m - lo]
                 if S == -2:
                     continue
-                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
+                n_live = forward._live_slots(weights[m], receptors[m], live_w, live_r)
                 if S == -1:                                      # no int16 fit: the engine's path
-                    kernels._accumulate_drive(drive, rows, live_w, live_r, n_live, span)
-                    kernels._integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
+                    forward._accumulate_drive(drive, rows, live_w, live_r, n_live, span)
+                    forward._integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
                     continue
                 for j in range(n_live):
                     narrow_w[j] = live_w[j] >> S
@@ -362,7 +362,7 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
                     if S > 0:
                         a2, b2 = (a2 + 1) // 2 + 1, (b2 + 1) // 2 + 1 + 2 * slack
                 fallbacks[chunk, 1] += sb
-                kernels._accumulate_drive(drive16, rows, narrow_w, live_r, n_live, span)
+                forward._accumulate_drive(drive16, rows, narrow_w, live_r, n_live, span)
                 window_trajectory4(drive16, res, sb, hi_t, lo_t)
                 for s in range(sb):
                     r = res[s]
@@ -379,7 +379,7 @@ def spike_counts_bounded16(receptors, weights, masks, neurons_per_column, parts,
 @njit(parallel=True, cache=True)
 def profile_parts(receptors, weights, masks, neurons_per_column, parts, threshold, skip_drive,
                   skip_rules):
-    """`kernels.spike_counts_blocked` with one of its two parts switched off (timing only)."""
+    """`forward.spike_counts_blocked` with one of its two parts switched off (timing only)."""
     n_slots = receptors.shape[1]
     n_blocks, n_rec, n_levels, sb = masks.shape
     span = n_levels * sb
@@ -395,13 +395,13 @@ def profile_parts(receptors, weights, masks, neurons_per_column, parts, threshol
         counts = np.zeros(n_blocks * sb, dtype=np.int32)
         for b in range(n_blocks):
             for m in range(lo, hi):
-                if not kernels._can_spike(weights[m], n_levels, threshold):
+                if not forward._can_spike(weights[m], n_levels, threshold):
                     continue
-                n_live = kernels._live_slots(weights[m], receptors[m], live_w, live_r)
+                n_live = forward._live_slots(weights[m], receptors[m], live_w, live_r)
                 if not skip_drive:
-                    kernels._accumulate_drive(drive, flat[b], live_w, live_r, n_live, span)
+                    forward._accumulate_drive(drive, flat[b], live_w, live_r, n_live, span)
                 if not skip_rules:
-                    kernels._integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
+                    forward._integrate_and_fire(drive, t, v, counts, b * sb, sb, n_levels, thr)
         out[column, part, :] = counts
     return out
 
@@ -430,15 +430,15 @@ def main() -> None:
                                   [:args.images], dtype=np.bool_)
     r = net.connectivity.indices.reshape(-1, cfg.slots)
     w = net.connectivity.data.reshape(-1, cfg.slots)
-    parts = max(1, 2 * kernels.threads() // cfg.columns + 1)
+    parts = max(1, 2 * forward.threads() // cfg.columns + 1)
     n = len(planes)
-    masks = kernels.build_masks(planes)
+    masks = forward.build_masks(planes)
 
     def engine(m):
-        return kernels.spike_counts_blocked(r, w, m, cfg.neurons, parts, cfg.spike_threshold)
+        return forward.spike_counts_blocked(r, w, m, cfg.neurons, parts, cfg.spike_threshold)
 
     def engine_remapped(rr):
-        return kernels.spike_counts_blocked(rr, w, masks, cfg.neurons, parts,
+        return forward.spike_counts_blocked(rr, w, masks, cfg.neurons, parts,
                                             cfg.spike_threshold)
 
     want = engine(masks).sum(axis=1)[:, :n]

@@ -1,7 +1,7 @@
 """Where numba keeps the compiled kernels: one folder per version of the engine's code.
 
 numba checks a cached function against its own source file only, so after a kernel in
-kernels.py changes, a caller in batch.py would load its stale machine code (with the old
+forward.py changes, a caller in batch.py would load its stale machine code (with the old
 kernel inside) from the cache. Keying the cache folder by a hash of every engine source file
 makes any change to the engine compile afresh. A user's NUMBA_CACHE_DIR is respected.
 """

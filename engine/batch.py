@@ -16,18 +16,16 @@ import numpy as np
 from numba import njit
 
 from .config import Config
+from .forward import build_masks, spike_counts_blocked, threads
 from .generators import GEN_GLIBC, GEN_PCG64, below
 from .growth import GROWTH_DPI_WALK, GROWTH_UNIFORM, active_pixels, grow_dpi_walk, grow_uniform
-from .kernels import (
+from .learning import (
     PARALLEL_REINFORCE_NEURONS,
-    build_masks,
     decay_and_prune,
     receptor_first_cycles,
     reinforce_column,
     reinforce_column_nested,
     reinforce_column_nested_parallel,
-    spike_counts_blocked,
-    threads,
 )
 from .quantilizer import observe_binary32, observe_exact
 from .schedule import annealed

@@ -198,11 +198,11 @@ class Config:
         return cls.from_dict(PRESETS[name])
 
 
-# The engine's limits (engine/kernels.py). A receptor's on/off state over the cycles is
-# packed in a uint64 and the event kernel keeps a cycle index in an int8, so at most 64
-# levels; a neuron's potential stays below 2 * slots * spike_threshold, held in int64 with
-# a factor 2 of headroom, so 2 * slots * spike_threshold <= 2**62; counts (sizes, steps,
-# quantilizer units) stay int32.
+# The engine's limits (engine/forward.py, engine/learning.py). A receptor's on/off state
+# over the cycles is packed in a uint64 and the event kernel keeps a cycle index in an
+# int8, so at most 64 levels; a neuron's potential stays below 2 * slots * spike_threshold,
+# held in int64 with a factor 2 of headroom, so 2 * slots * spike_threshold <= 2**62;
+# counts (sizes, steps, quantilizer units) stay int32.
 MAX_LEVELS = 64
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels import build_masks
+from .forward import build_masks
 
 
 def planes_from_pixels(pixels: np.ndarray, levels: Sequence[int]) -> np.ndarray:

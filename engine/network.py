@@ -1,10 +1,14 @@
-"""The SONN's state and its four operations: spike counts, reinforcement, growth, decay.
+"""The SONN's state, and its forward pass on that state.
 
 State: for every (column, neuron, slot) a receptor index and an integer weight; weight 0
 means the slot is free. It is held as a scipy CSR matrix (one row per neuron, K stored
 entries per row, explicit zeros for free slots, duplicates allowed because two slots may
 share a receptor). The kernels work on the CSR's own `indices`/`data` buffers, so there is
 one copy of the state and scipy sees every update.
+
+Learning changes this state in `engine.batch.train_batch`, which runs the rules of
+engine/learning.py (reinforcement, decay) and engine/growth.py once per step, compiled; the
+same steps one at a time, in Python, are the tests' reference (tests/stepwise.py).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import kernels
+from . import forward
 from .config import Config
 from .encoding import sample_masks
 
@@ -118,7 +122,7 @@ class Network:
         return self.spike_counts_masks(sample_masks(planes), n)
 
     def spike_counts_events(self, planes: np.ndarray) -> np.ndarray:
-        """The event-driven forward pass (see `kernels.spike_counts_events`)."""
+        """The event-driven forward pass (see `forward.spike_counts_events`)."""
         c = self.cfg
         n_levels = len(c.levels)
         csc = self.connectivity.tocsc()              # keeps duplicate slots apart
@@ -134,57 +138,19 @@ class Network:
         # first plane each receptor is on in (planes are nested), n_levels if never
         on = planes.any(axis=1)
         switch_on = np.where(on, planes.argmax(axis=1), n_levels).astype(np.int8)
-        return kernels.spike_counts_events(indptr, neurons, weights, switch_on, n_levels,
+        return forward.spike_counts_events(indptr, neurons, weights, switch_on, n_levels,
                                            c.neurons, c.columns, c.spike_threshold,
-                                           max(1, min(kernels.threads() * 4, len(planes))))
+                                           max(1, min(forward.threads() * 4, len(planes))))
 
     def spike_counts_masks(self, masks: np.ndarray, n: int) -> np.ndarray:
         """Spike counts from pre-built `encoding.sample_masks` (lets callers reuse them)."""
         c = self.cfg
-        parts = max(1, 2 * kernels.threads() // c.columns + 1)
+        parts = max(1, 2 * forward.threads() // c.columns + 1)
         w, r = self.connectivity.data, self.connectivity.indices
-        per_part = kernels.spike_counts_blocked(
+        per_part = forward.spike_counts_blocked(
             r.reshape(-1, c.slots), w.reshape(-1, c.slots), masks, c.neurons, parts,
             c.spike_threshold)
         return per_part.sum(axis=1, dtype=np.int64).T[:n].copy()
-
-    def reinforce(self, sample_planes: np.ndarray, column: int, amount: int) -> int:
-        """Reinforce one column for one sample by `amount`, in place; returns slots pruned."""
-        planes = self._check_planes(sample_planes, batch=False)
-        c = self.cfg
-        first = np.empty(c.receptors, np.int64)
-        if kernels.receptor_first_cycles(planes, first):     # intensity planes: nested
-            return int(kernels.reinforce_column_nested(
-                self.receptors[column], self.weights[column], first, len(c.levels), amount,
-                c.spike_threshold, c.learn_low, c.learn_high, c.prune_below))
-        kernel = kernels.reinforce_column_bits if len(c.levels) <= 64 else \
-            kernels.reinforce_column
-        return int(kernel(
-            self.receptors[column], self.weights[column], planes, amount,
-            c.spike_threshold, c.learn_low, c.learn_high, c.prune_below))
-
-    def grow(self, rng: np.random.Generator, active: np.ndarray, column: int, count: int,
-             weight: int) -> int:
-        """Connect min(count, free) distinct random free slots of `column` to random active
-        receptors (independently per slot) with `weight`. Returns the number grown."""
-        if active.size == 0 or count <= 0:
-            return 0
-        col_w = self.weights[column].reshape(-1)
-        free = np.flatnonzero(col_w == 0)
-        if free.size == 0:
-            return 0
-        m = min(count, free.size)
-        chosen = rng.choice(free, size=m, replace=False)
-        receptors = active[rng.integers(0, active.size, size=m)]
-        self.receptors[column].reshape(-1)[chosen] = receptors
-        col_w[chosen] = weight
-        return m
-
-    def decay(self) -> int:
-        """Decay every weight toward zero, then prune; returns slots pruned."""
-        c = self.cfg
-        return int(kernels.decay_and_prune(self.connectivity.data, c.decay_amount,
-                                           c.prune_below))
 
     def copy(self) -> Network:
         return Network(self.cfg, self.receptors.copy(), self.weights.copy())

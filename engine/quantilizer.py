@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .kernels import observe_stream
-
 ARITHMETICS = ("exact", "binary32")
 
 
@@ -52,6 +50,18 @@ def observe_binary32_stream(q, up, down, denominator, stream):
     for i in range(stream.shape[0]):
         q = observe_binary32(q, up, down, denominator, stream[i])
     return q
+
+
+@njit(cache=True)
+def observe_stream(units, up, down, denominator, stream):
+    """Feed a stream of integer observations to an exact quantilizer; returns its units."""
+    for i in range(stream.shape[0]):
+        scaled = stream[i] * denominator
+        if scaled > units:
+            units += up
+        elif scaled < units:
+            units -= down
+    return units
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import batch, kernels
+from . import batch, forward
 from .config import CHOICES, Config
 from .generators import (
     GEN_GLIBC,
@@ -131,7 +131,7 @@ class Trainer:
         planes = np.ascontiguousarray(planes, dtype=np.bool_)
         pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
         n = labels.shape[0]
-        parts = max(1, 2 * kernels.threads() // cfg.columns + 1)
+        parts = max(1, 2 * forward.threads() // cfg.columns + 1)
         params = batch.pack_params(cfg, parts)
         receptors = net.connectivity.indices.reshape(-1, cfg.slots)
         weights = net.connectivity.data.reshape(-1, cfg.slots)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import kernels
+from engine import learning
 from engine.encoding import sample_masks
 from engine.generators import pcg64_load_state, pcg64_state_array
+from engine.network import Network
 from engine.trainer import Trainer, decided_correct, margins
 
 
@@ -62,14 +63,13 @@ class StepwiseTrainer(Trainer):
         amount = self._scheduled(cfg.reinforce_positive if positive else cfg.reinforce_negative)
         decay_amount = self._scheduled(cfg.decay_amount)
         active = np.flatnonzero(pixels > 0)
-        c.grown += self.net.grow(self.rng, active, column, cfg.grow_count, w0)
-        c.pruned_reinforce += self.net.reinforce(planes, column, amount)
+        c.grown += grow(self.net, self.rng, active, column, cfg.grow_count, w0)
+        c.pruned_reinforce += reinforce(self.net, planes, column, amount)
         if positive:
             st.positive_learns += 1
             c.positive_steps += 1
             if cfg.decay_amount > 0 and st.positive_learns % cfg.decay_every == 0:
-                c.pruned_decay += int(kernels.decay_and_prune(
-                    self.net.connectivity.data, decay_amount, cfg.prune_below))
+                c.pruned_decay += decay(self.net, decay_amount)
         else:
             st.negative_learns += 1
             c.negative_steps += 1
@@ -81,3 +81,44 @@ class StepwiseTrainer(Trainer):
             return amount
         size = max(1, abs(amount) * a // (a + age))
         return size if amount > 0 else -size
+
+
+# ------------------------------------------------------------------ one step at a time
+def reinforce(net: Network, planes: np.ndarray, column: int, amount: int) -> int:
+    """Rule E4 for one sample and one column, in place, through the kernel training uses
+    for these planes (nested intensity planes or any); returns the slots pruned."""
+    c = net.cfg
+    args = (amount, c.spike_threshold, c.learn_low, c.learn_high, c.prune_below)
+    first = np.empty(c.receptors, np.int64)
+    if learning.receptor_first_cycles(planes, first):
+        return int(learning.reinforce_column_nested(net.receptors[column], net.weights[column],
+                                                    first, len(c.levels), *args))
+    return int(learning.reinforce_column(net.receptors[column], net.weights[column], planes,
+                                         *args))
+
+
+def grow(net: Network, rng: np.random.Generator, active: np.ndarray, column: int,
+         count: int, weight: int) -> int:
+    """Rule E5 with numpy's draws: min(count, free) distinct random free slots of `column`,
+    each to a random active receptor, with `weight`. Returns the number grown."""
+    if active.size == 0 or count <= 0:
+        return 0
+    col_w = net.weights[column].reshape(-1)
+    free = np.flatnonzero(col_w == 0)
+    if free.size == 0:
+        return 0
+    m = min(count, free.size)
+    chosen = rng.choice(free, size=m, replace=False)
+    receptors = active[rng.integers(0, active.size, size=m)]
+    net.receptors[column].reshape(-1)[chosen] = receptors
+    col_w[chosen] = weight
+    return m
+
+
+def decay(net: Network, amount: int | None = None) -> int:
+    """Rule E6: every weight toward zero by `amount` (the configuration's by default), then
+    prune; returns the slots pruned."""
+    c = net.cfg
+    return int(learning.decay_and_prune(net.connectivity.data,
+                                        c.decay_amount if amount is None else amount,
+                                        c.prune_below))

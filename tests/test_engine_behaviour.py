@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import stepwise
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
@@ -23,7 +24,7 @@ def test_growth_properties(cfg, seed, count, data):
     active = np.flatnonzero(pixels > 0)
     before_w, before_r = net.weights.copy(), net.receptors.copy()
     free_before = int((before_w[column] == 0).sum())
-    grown = net.grow(np.random.default_rng(seed), active, column, count, -7)
+    grown = stepwise.grow(net, np.random.default_rng(seed), active, column, count, -7)
     changed = net.weights != before_w
     # only the chosen column, only free slots, exactly min(count, free) of them
     expected = 0 if active.size == 0 else min(count, free_before)
@@ -44,7 +45,7 @@ def test_growth_picks_uniformly_among_free_slots_and_receptors():
     receptor_hits = np.zeros(6)
     for _ in range(2000):
         net = Network.new(cfg)
-        net.grow(rng, np.array([1, 4]), 1, 3, 5)
+        stepwise.grow(net, rng, np.array([1, 4]), 1, 3, 5)
         slot_hits += (net.weights[1].reshape(-1) != 0)
         receptor_hits += np.bincount(net.receptors[1][net.weights[1] != 0], minlength=6)
     assert slot_hits.sum() == 6000

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import reference as ref
+import stepwise
 from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
 
-from engine import Config, Network, kernels
+from engine import Config, Network, forward, learning
 from engine.encoding import planes_from_pixels
 from engine.trainer import Trainer
 
@@ -35,12 +36,12 @@ def test_masks_are_the_planes_transposed(n, n_levels, n_rec, seed, density):
     count (full 8-sample groups and tails, one block or several), receptor counts with and
     without a multiple of 8, any density."""
     planes = np.random.default_rng(seed).random((n, n_levels, n_rec)) < density
-    sb = int(kernels.block_size(n))
+    sb = int(forward.block_size(n))
     blocks = -(-n // sb)
     expected = np.zeros((blocks * sb, n_rec, n_levels), dtype=np.int8)
     expected[:n] = -planes.transpose(0, 2, 1).astype(np.int8)
     expected = expected.reshape(blocks, sb, n_rec, n_levels).transpose(0, 2, 3, 1)
-    assert np.array_equal(kernels.build_masks(planes), expected)
+    assert np.array_equal(forward.build_masks(planes), expected)
 
 
 @given(configs(big=True, max_slots=19), st.integers(0, 2**32), st.integers(1, 70))
@@ -79,8 +80,9 @@ def test_spike_counts_every_slot_count_and_several_blocks(levels, threshold):
 
 @given(configs(big=True), st.integers(0, 2**32), st.data(), st.booleans())
 def test_reinforce_equal_reference(cfg, seed, data, nested):
-    """Every reinforcement kernel against the literal spec: the nested-planes one (intensity
-    planes), the packed-bits one and the plain per-cycle one (any planes)."""
+    """Every reinforcement kernel training uses against the literal spec: the nested-planes
+    one (intensity planes), on one core and on all, and the plain per-cycle one (any
+    planes)."""
     rec, w = random_state(cfg, seed)
     if nested:
         planes = planes_from_pixels(random_pixels(cfg, 1, seed + 1), cfg.levels)[0]
@@ -92,18 +94,23 @@ def test_reinforce_equal_reference(cfg, seed, data, nested):
     expected = w.copy()
     pruned_ref = ref.reinforce(cfg, rec, expected, planes, column, amount)
     before = net.weights.copy()
-    assert net.reinforce(planes, column, amount) == pruned_ref   # nested kernel if it can
+    assert stepwise.reinforce(net, planes, column, amount) == pruned_ref
     assert np.array_equal(net.weights, expected)
     args = (amount, cfg.spike_threshold, cfg.learn_low, cfg.learn_high, cfg.prune_below)
-    for kernel in (kernels.reinforce_column, kernels.reinforce_column_bits):
-        weights = before.copy()
-        assert kernel(net.receptors[column], weights[column], planes, *args) == pruned_ref
-        assert np.array_equal(weights, expected)
+    weights = before.copy()
+    assert learning.reinforce_column(net.receptors[column], weights[column], planes,
+                                     *args) == pruned_ref
+    assert np.array_equal(weights, expected)
     first = np.empty(cfg.receptors, np.int64)
-    if kernels.receptor_first_cycles(planes, first):
+    if learning.receptor_first_cycles(planes, first):
         weights = before.copy()
-        assert kernels.reinforce_column_nested(net.receptors[column], weights[column], first,
-                                               len(cfg.levels), *args) == pruned_ref
+        assert learning.reinforce_column_nested(net.receptors[column], weights[column], first,
+                                                len(cfg.levels), *args) == pruned_ref
+        assert np.array_equal(weights, expected)
+        weights = before.copy()
+        assert learning.reinforce_column_nested_parallel(
+            net.receptors[column], weights[column], first, len(cfg.levels), *args,
+            2) == pruned_ref
         assert np.array_equal(weights, expected)
     else:
         assert not nested
@@ -114,7 +121,7 @@ def test_decay_equal_reference(cfg, seed):
     rec, w = random_state(cfg, seed)
     net = Network.from_arrays(cfg, rec, w)
     expected = w.copy()
-    assert net.decay() == ref.decay(cfg, expected)
+    assert stepwise.decay(net) == ref.decay(cfg, expected)
     assert np.array_equal(net.weights, expected)
 
 

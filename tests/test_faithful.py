@@ -149,7 +149,7 @@ def test_faithful_state_round_trips_and_resumes_bit_identically(mnist_store):
 
 def test_compiled_batch_matches_for_a_large_network(mnist_store):
     """Columns of >= PARALLEL_REINFORCE_NEURONS reinforce on all cores: still bit-identical."""
-    from engine.kernels import PARALLEL_REINFORCE_NEURONS
+    from engine.learning import PARALLEL_REINFORCE_NEURONS
     from stores.dataset import open_dataset
     tr = open_dataset(mnist_store).load("train", 1200)
     cfg = Config.preset("dpi-98.9").replace(neurons=PARALLEL_REINFORCE_NEURONS + 52)

@@ -41,7 +41,7 @@ def _agree(cfg: Config, seed: int) -> None:
 
 
 def _bound_overflows(cfg: Config) -> bool:
-    """Whether kernels._can_spike's int64 product (sum of positive weights * (2**L - 1))
+    """Whether forward._can_spike's int64 product (sum of positive weights * (2**L - 1))
     can wrap for this config: slots * spike_threshold * 2**L >= 2**63."""
     return cfg.slots * cfg.spike_threshold * 2 ** len(cfg.levels) >= 2**63
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import forkrun
 import numpy as np
 import pytest
+import stepwise
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import configs, random_state
@@ -225,8 +226,8 @@ def test_every_rule_commutes_with_a_permutation_of_the_pixels(cfg, seed):
     moved = _relabel(net, perm)
     assert np.array_equal(moved.spike_counts(planes[:, :, perm]), net.spike_counts(planes))
     amount = annealed(cfg.reinforce_positive, int(rng.integers(0, 1000)), 50, 10)
-    net.reinforce(planes[0], 0, amount)
-    moved.reinforce(planes[0][:, perm], 0, amount)
+    stepwise.reinforce(net, planes[0], 0, amount)
+    stepwise.reinforce(moved, planes[0][:, perm], 0, amount)
     assert np.array_equal(moved.weights, net.weights)
     assert np.array_equal(_relabel(net, perm).receptors, moved.receptors)
 
