@@ -1,4 +1,4 @@
-"""Cost of the integrity checks (issue 21): verifying every chunk's checksum as a share of
+"""Cost of the integrity checks: verifying every chunk's checksum as a share of
 loading the data set store and a dpi-98.9-sized checkpoint.
 
     python benchmarks/bench_integrity.py [--repeats 5] [--json]

@@ -153,7 +153,7 @@ def test_bad_options_fail_in_one_line(mnist_store, tmp_path):
     assert "learn_low" in msg
     msg = one_error_line(cli("train", "--store", tmp_path / "missing.zarr",
                              "--run-dir", tmp_path / "z"))
-    # the hint builds that very store (issue 21: `make preprocess` builds another one)
+    # the hint builds that very store (`make preprocess` builds another one)
     assert "no preprocessed dataset" in msg and "snnpipe preprocess --output" in msg
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
 

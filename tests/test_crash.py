@@ -211,7 +211,7 @@ def test_preprocess_sigkill_at_every_write_point(tmp_path):
 
 
 def test_sigkill_while_a_resume_rewrites_run_json_loses_nothing(mnist_store, tmp_path):
-    """The one new write of issue 21: `reproduce --resume --max-samples N` records the new
+    """The write of `reproduce --resume --max-samples N` records the new
     N in run.json. Killed at either step of that write, the next resume finishes the job
     exactly as an uninterrupted one does."""
     from engine import Config

@@ -156,7 +156,7 @@ def test_ctrl_c_at_the_first_instant(mnist_store, tmp_path):
     assert signal.SIGINT  # the signal was real (delivered by the process to itself)
 
 
-# ------------------------------------------------------------ issue 21: one error style
+# ---------------------------------------------------------------------- one error style
 def usage_error(*args) -> str:
     res = runner.invoke(app, [*map(str, args)])
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]

@@ -388,7 +388,7 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
 
 
 def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path, monkeypatch):
-    """issue 20's "done when": the committed checkpoints need no other step. MNIST comes
+    """The committed checkpoints need no other step. MNIST comes
     from the already-fetched raw cache (copied, as a fresh folder's fetch would leave it);
     Fashion-MNIST from the Debian package, downloaded (`apt-get download`) as on a machine
     where it is not installed."""
@@ -421,7 +421,7 @@ def test_store_records_its_source(tmp_path):
     assert attrs["sources"]["a.npz"] == hashlib.sha256(npz.read_bytes()).hexdigest()
 
 
-# ------------------------------------------------ with integrity (issue 21) merged in
+# ------------------------------------------------------------------ with integrity
 def test_imported_data_carries_checksums_and_a_damaged_one_is_refused(tmp_path):
     from stores import dataset
     data = tmp_path / "d"

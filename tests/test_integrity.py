@@ -1,4 +1,4 @@
-"""Integrity round 2 (issue 21): a damaged store or checkpoint never reads as zeros, run
+"""Integrity: a damaged store or checkpoint never reads as zeros, run
 kinds are explicit, and a resumed run keeps its own settings. In-process through typer's
 runner; damage is done by hand at a known place, so every test is deterministic."""
 
