@@ -252,7 +252,7 @@ def run_trial(task: dict) -> dict:
             eval_every=task["eval_every"],
             checkpoint_every=task.get("checkpoint_every") or 10**9,
             wandb_mode=task["wandb_mode"], group=task["group"],
-            resume=run_dir if (run_dir / "run.json").exists() else None)
+            resume=run_dir if runfolder.began(run_dir) else None)
         result = train(opts)
         key = selection_key(result.rows[0])
         last = result.rows[-1]

@@ -125,6 +125,16 @@ def latest_run(runs_root: Path, kind: str) -> Path | None:
     return found[-1] if found else None
 
 
+def began(run_dir: Path) -> bool:
+    """A run has begun once its run.json is written (then `--resume` continues it)."""
+    return (Path(run_dir) / RUN_JSON).exists()
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A folder snnpipe made for a run: it has run.json or checkpoints/."""
+    return began(folder) or runs.checkpoints_dir(folder).is_dir()
+
+
 def holds_run(run_dir: Path, kind: str) -> bool:
     """Whether a new run of this kind must refuse the folder. A train run: once it has a
     checkpoint (hidden complete copies included) or a metrics row; one killed before that is
