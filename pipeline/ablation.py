@@ -6,6 +6,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from stores import runfolder
+
+from .errors import PipelineError
 from .reproduce import ReproduceOptions, reproduce
 
 VARIANTS = {
@@ -19,6 +22,22 @@ CHECKPOINTS = (250_000, 500_000, 1_000_000, 2_000_000)
 
 def variant_slug(name: str) -> str:
     return name.split(" (")[0].replace(" ", "-")
+
+
+def check_request(samples: int, out_dir: Path, only: list[str] | None) -> None:
+    """Refuse, before anything runs, an unknown variant, no samples, or a variant whose
+    folder already holds a run (priming does not resume)."""
+    slugs = [variant_slug(n) for n in VARIANTS]
+    for v in only or []:
+        if v not in slugs:
+            raise PipelineError(f"--variant {v!r}: choose from {', '.join(slugs)}")
+    if samples < 1:
+        raise PipelineError(f"--samples {samples}: must be >= 1 (samples per variant)")
+    for slug in slugs:
+        folder = Path(out_dir) / slug
+        if (not only or slug in only) and runfolder.holds_run(folder, "reproduce"):
+            raise PipelineError(f"{folder} already holds a priming run (priming does not "
+                                "resume); pass another --run-dir")
 
 
 def priming_ablation(base: ReproduceOptions, samples: int, out_dir: Path,

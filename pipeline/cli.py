@@ -34,11 +34,11 @@ try:                                   # typer >= 0.24 carries its own copy of c
 except ImportError:                    # pragma: no cover
     from click import exceptions as click_errors  # noqa: E402
 
-from engine import PRESETS, ConfigError  # noqa: E402
-from stores.errors import StoreError  # noqa: E402
+from engine import PRESETS  # noqa: E402
 
-from .errors import PipelineError, Terminated  # noqa: E402
+from .errors import Terminated, user_error_types  # noqa: E402
 from .report import RichReporter, err, one_line, out, print_error  # noqa: E402
+from .reproduce import ReproduceOptions  # noqa: E402
 
 
 def _terminate(signum, frame) -> None:
@@ -176,7 +176,7 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (PipelineError, StoreError, ConfigError) as exc:
+        except user_error_types() as exc:
             print_error(str(exc))
             raise typer.Exit(1) from None
         except OSError as exc:
@@ -254,10 +254,10 @@ def preprocess(
 ) -> None:
     """Turn every image into its intensity planes with Dask and store them in zarr."""
     from .configuration import parse_levels
+    from .options import check_workers
     from .preprocess import preprocess as run
     lv = parse_levels(levels)
-    if workers is not None and workers < 1:
-        raise PipelineError(f"--workers {workers}: must be >= 1")
+    check_workers(workers)
     res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
     if res.rebuilt_because:
         err.print(res.rebuilt_because, markup=False, soft_wrap=True)
@@ -284,25 +284,20 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
 
 
 # ------------------------------------------------------------------------- train
-def _latest_run(runs_root: Path, kind: str) -> Path:
-    """The newest run folder of this kind (train or reproduce) under `runs_root`."""
-    def kind_of(p: Path) -> str | None:
-        try:
-            info = json.loads((p / "run.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return info.get("kind", "train") if isinstance(info, dict) else None
-    found = sorted((p for p in runs_root.glob("*") if (p / "run.json").is_file()
-                    and kind_of(p) == kind), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise PipelineError(f"no {kind} run under {runs_root} to resume; start one with "
-                            f"`snnpipe {kind}`")
-    return found[-1]
+def _given(ctx: typer.Context) -> list[str]:
+    """The options given a value other than their default, as `snnpipe` spells them."""
+    given = []
+    for param in ctx.command.params:
+        value, default = ctx.params.get(param.name), param.default
+        if value not in (None, "", [], ()) if default is None else value != default:
+            given.extend(o for o in param.opts if o.startswith("--"))
+    return given
 
 
 @app.command()
 @user_errors
 def train(
+    ctx: typer.Context,
     epochs: Annotated[int, typer.Option(help="Epochs to train (in total, when resuming).")] = 30,
     dataset: DatasetOpt = "mnist",
     config: ConfigOpt = None,
@@ -329,25 +324,12 @@ def train(
 ) -> None:
     """Train the SONN; metrics to RUN_DIR/metrics.jsonl and wandb, checkpoints in zarr."""
     from .configuration import build_config, preset_seed
-    from .tracking import WANDB_MODES, default_wandb_mode
+    from .options import resume_folder
+    from .tracking import wandb_mode as checked_wandb_mode
     from .train import TrainOptions
     from .train import train as run
-    mode = wandb_mode or default_wandb_mode()
-    if mode not in WANDB_MODES:
-        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
-    if resume is not None:
-        fixed = [name for name, given in (
-            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
-            ("--sampling", sampling), ("--seed", seed is not None),
-            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
-            ("--limit-train", limit_train is not None), ("--limit-test", limit_test is not None),
-            ("--eval-every", eval_every != 1), ("--validation", validation != 0),
-            ("--checkpoint-every", checkpoint_every != 1)) if given]
-        if fixed:
-            raise PipelineError(f"--resume continues with the run's own settings; drop "
-                                f"{'/'.join(fixed)} (the run fixed them when it began)")
-        if str(resume) == "latest":
-            resume = _latest_run(Path("runs"), "train")
+    mode = checked_wandb_mode(wandb_mode)
+    resume = resume_folder("train", resume, _given(ctx))
     cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
                                                           if sampling else [])])
     opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
@@ -400,8 +382,6 @@ def eval_(
 ) -> None:
     """Evaluate checkpoints: accuracy, no-decision rate, precision / recall / F1."""
     from .evaluate import evaluate_checkpoints
-    if limit is not None and limit < 1:
-        raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
     failed: list[str] = []
     results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed,
                                    on_note=(err if as_json else out).print,
@@ -470,21 +450,6 @@ def ensemble(
 
 
 # ------------------------------------------------------------- issue 5: reproduce
-def _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples, run_dir,
-                       wandb_mode, **kw):
-    from .configuration import build_config, preset_seed
-    from .reproduce import ReproduceOptions
-    from .tracking import WANDB_MODES, default_wandb_mode
-    mode = wandb_mode or default_wandb_mode()
-    if mode not in WANDB_MODES:
-        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
-    sets = [*(set_ or []), *([f"sampling={sampling}"] if sampling else [])]
-    return ReproduceOptions(config=build_config(preset, config, sets),
-                            seed=preset_seed(preset, seed),
-                            eval_every_samples=eval_every_samples, run_dir=run_dir,
-                            wandb_mode=mode, **kw)
-
-
 def _print_point(p: dict) -> None:
     out.print(f"{p['samples_seen']:>11,} samples  batch {p['batches_seen']:>7,}  "
               f"{p['wall_seconds'] / 60:6.1f} min  test {100 * p['test_accuracy']:6.2f} %  "
@@ -497,6 +462,7 @@ def _print_point(p: dict) -> None:
 @app.command()
 @user_errors
 def reproduce(
+    ctx: typer.Context,
     hours: Annotated[float | None, typer.Option(
         help="Wall-clock budget of this sitting (default 2; on --resume: the run's).")] = None,
     target: Annotated[float | None, typer.Option(
@@ -505,12 +471,14 @@ def reproduce(
     max_samples: Annotated[int | None, typer.Option(
         help="Stop after N samples (on --resume: the run's, unless given).")] = None,
     eval_every_samples: Annotated[int | None, typer.Option(
-        help="Evaluate the full test set every N samples seen (default 250,000 unless "
-             "--eval-every-positive is given).")] = None,
+        help=f"Evaluate the full test set every N samples seen (default "
+             f"{ReproduceOptions.eval_every_samples:,} unless --eval-every-positive is "
+             "given).")] = None,
     eval_every_positive: Annotated[int | None, typer.Option(
         help="Evaluate at D𝜋's points: every K positive learning steps, mid-batch.")] = None,
     checkpoint_every_samples: Annotated[int, typer.Option(
-        help="Write checkpoints/last.zarr every N samples (for --resume).")] = 2_000_000,
+        help="Write checkpoints/last.zarr every N samples (for --resume).")
+    ] = ReproduceOptions.checkpoint_every_samples,
     sampling: SamplingOpt = None,
     seed: SeedOpt = None,
     preset: PresetOpt = "default",
@@ -528,30 +496,16 @@ def reproduce(
     dataset: DatasetOpt = "mnist",
 ) -> None:
     """Train a configuration on a full data set (MNIST by default) for a time budget."""
-    from .plots import plot_run
+    from .options import resume_folder
     from .reproduce import reproduce as run
-    if resume is not None:
-        fixed = [name for name, given in (
-            ("--set", set_), ("--config", config is not None), ("--preset", preset != "default"),
-            ("--sampling", sampling), ("--seed", seed is not None),
-            ("--run-dir", run_dir is not None), ("--dataset", dataset != "mnist"),
-            ("--validation", validation != 0),
-            ("--eval-every-samples", eval_every_samples is not None),
-            ("--eval-every-positive", eval_every_positive is not None),
-            ("--checkpoint-every-samples", checkpoint_every_samples != 2_000_000)) if given]
-        if fixed:
-            raise PipelineError(f"--resume continues with the run's own settings; drop "
-                                f"{'/'.join(fixed)} (the run fixed them when it began)")
-        if str(resume) == "latest":
-            resume = _latest_run(Path("runs"), "reproduce")
-    elif eval_every_samples is None and eval_every_positive is None:
-        eval_every_samples = 250_000
-    opts = _reproduce_options(preset, config, set_, seed, sampling, eval_every_samples,
-                              run_dir, wandb_mode, hours=hours, target=target,
-                              max_samples=max_samples, data_dir=data_dir,
-                              eval_every_positive=eval_every_positive,
-                              checkpoint_every_samples=checkpoint_every_samples, resume=resume,
-                              validation=validation, dataset=dataset)
+    from .reproduce import reproduce_options
+    resume = resume_folder("reproduce", resume, _given(ctx))
+    opts = reproduce_options(preset, config, set_, seed, sampling, wandb_mode,
+                             eval_every_samples=eval_every_samples, run_dir=run_dir,
+                             hours=hours, target=target, max_samples=max_samples,
+                             data_dir=data_dir, eval_every_positive=eval_every_positive,
+                             checkpoint_every_samples=checkpoint_every_samples, resume=resume,
+                             validation=validation, dataset=dataset, plots=True)
     res = run(opts, on_point=_print_point, on_note=out.print)
     if not res.changed:
         out.print(f"stopped: {res.stopped_by}")
@@ -562,7 +516,7 @@ def reproduce(
     out.print(f"stopped: {res.stopped_by}. best test accuracy {100 * best['test_accuracy']:.2f} %"
               f"{picked} after {best['samples_seen']:,} samples "
               f"({best['wall_seconds'] / 60:.1f} min)")
-    paths = plot_run(res.run_dir)
+    paths = res.plots
     out.print(f"results: {res.results_file}; plots: {', '.join(p.name for p in paths)} in "
               f"{paths[0].parent}")
     if res.stopped_by == "interrupted":      # like train: scripts can tell (exit 130)
@@ -603,22 +557,10 @@ def priming(
              "no-negative-cap, neither-rule.")] = None,
 ) -> None:
     """The priming ablation: both start-up rules, each one off, both off."""
-    from .ablation import CHECKPOINTS, VARIANTS, priming_ablation, variant_slug
-    slugs = [variant_slug(n) for n in VARIANTS]
-    for v in variant or []:
-        if v not in slugs:
-            raise PipelineError(f"--variant {v!r}: choose from {', '.join(slugs)}")
-    if samples < 1:
-        raise PipelineError(f"--samples {samples}: must be >= 1 (samples per variant)")
-    for name in VARIANTS:
-        slug = variant_slug(name)
-        folder = run_dir / slug
-        if (not variant or slug in variant) and folder.is_dir() and any(
-                p.name != ".lock" for p in folder.iterdir()):
-            raise PipelineError(f"{folder} already holds a priming run (priming does not "
-                                "resume); pass another --run-dir")
-    opts = _reproduce_options("default", None, None, seed, sampling, 250_000, None,
-                              wandb_mode)
+    from .ablation import CHECKPOINTS, check_request, priming_ablation
+    from .reproduce import reproduce_options
+    check_request(samples, run_dir, variant)
+    opts = reproduce_options("default", None, None, seed, sampling, wandb_mode)
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
     out.print("| variant | " + " | ".join(f"{m / 1e6:g} M" for m in marks)
               + " | + steps | - steps |")
@@ -647,24 +589,9 @@ def sweep(
     """Run a sweep or a seed study on dask.distributed; one train run folder per trial."""
     from .plots import plot_sweep
     from .report import SweepProgress, sweep_table
-    from .sweep import read_spec
+    from .sweep import check_options, read_spec, spec_size
     from .sweep import sweep as run
-    from .tracking import WANDB_MODES, default_wandb_mode
-    mode = wandb_mode or default_wandb_mode()
-    if mode not in WANDB_MODES:
-        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
-    if workers is not None and workers < 1:
-        raise PipelineError(f"--workers {workers}: must be >= 1")
-    if workers is not None and scheduler:
-        raise PipelineError("--workers starts a LocalCluster; drop it with --scheduler")
-    cores = os.cpu_count() or 1
-    if workers is not None and workers > cores:
-        raise PipelineError(f"--workers {workers}: this machine has {cores} cores; pass at "
-                            f"most --workers {cores} (or --scheduler for a bigger cluster)")
-    if scheduler:
-        from .preprocess import check_scheduler_address
-        check_scheduler_address(scheduler)
-    from .sweep import spec_size
+    mode = check_options(workers, scheduler, wandb_mode)
     sp = read_spec(spec)
     folder = folder or Path("runs") / f"sweep-{sp.name}"
     err.print(f"sweep {sp.name}: {spec_size(sp):,} trials into {folder}", markup=False)

@@ -17,7 +17,7 @@ from engine.config import ConfigError
 from engine.ensemble import stack
 from engine.network import Network
 from engine.trainer import Trainer
-from stores import checkpoint, runs
+from stores import checkpoint, runfolder, runs
 from stores.atomic import recover
 from stores.errors import StoreError
 from stores.locks import exclusive
@@ -62,7 +62,7 @@ def members(paths: list[Path], last: int | None) -> list[Path]:
 def _inside_a_run(path: Path) -> Path | None:
     """The run folder `path` is in, if any: an ensemble is never written there."""
     for folder in path.parents:
-        if (folder / "run.json").exists() or (folder / "checkpoints").is_dir():
+        if runfolder.is_run_folder(folder):
             return folder
     return None
 

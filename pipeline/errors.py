@@ -8,3 +8,11 @@ class PipelineError(Exception):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that what is being written cleans up after itself;
     the command then exits 143 (128 + SIGTERM) instead of Ctrl-C's 130."""
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """What a command reports as one `error:` line: the pipeline's errors, the stores' and
+    the configuration's."""
+    from engine import ConfigError
+    from stores.errors import StoreError
+    return (PipelineError, StoreError, ConfigError)

@@ -144,6 +144,8 @@ def evaluate_checkpoints(paths: list[Path], dataset: str | None, split: str,
     the first failure raises. `split` "validation": each checkpoint's own hold-out (the
     images `train --validation N` and sweeps kept out of training), to select without the
     test set; `validation` only checks (or, for older checkpoints, gives) its size."""
+    if limit is not None and limit < 1:
+        raise PipelineError(f"--limit {limit}: must be >= 1 (or left out for all images)")
     if split not in SPLIT_NAMES:
         raise PipelineError(f"--split {split!r}: choose one of {', '.join(SPLIT_NAMES)}")
     if validation is not None and split != "validation":

@@ -12,31 +12,24 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import Config
 from engine.trainer import Trainer
-from stores import atomic, faults, runs
-from stores import checkpoint as ckpt
+from stores import atomic, faults, runfolder, runs
 from stores.errors import StoreError
 
-from .data import (
-    adapt_config,
-    check_levels,
-    check_network_fits,
-    check_validation,
-    find_or_build_store,
-    open_store,
-    source_mismatch,
-    store_info,
-)
 from .errors import PipelineError
-from .evaluate import evaluate
-from .tracking import WandbTracker
-from .train import StopFlag
+from .tracking import WandbTracker, wandb_mode
+
+if TYPE_CHECKING:
+    from stores.dataset import Dataset, Split
+
+# The command line imports this module for its defaults (ReproduceOptions), so what only a
+# run needs (zarr, dask: half a second) is imported when a run starts, in `_open_data`.
 
 TRAIN_EVAL_SAMPLES = 10_000   # train accuracy on a fixed subset: the first 10,000 images
 RESULTS = "results.jsonl"
@@ -60,6 +53,7 @@ class ReproduceOptions:
     wandb_mode: str = "offline"
     resume: Path | None = None
     validation: int = 0     # hold out the last N training images: best.zarr is picked on them
+    plots: bool = False     # draw the run's plots when a sitting changed it (the CLI's way)
 
 
 @dataclass
@@ -70,6 +64,7 @@ class ReproduceResult:
     best: dict | None
     stopped_by: str
     changed: bool = True      # False: a resumed run that had nothing left to do
+    plots: list[Path] = field(default_factory=list)   # drawn with ReproduceOptions.plots
 
 
 def _already_done(opts: ReproduceOptions, points: list[dict], seen: int) -> str:
@@ -97,6 +92,21 @@ class Progress:
 
 
 DEFAULT_HOURS, DEFAULT_TARGET = 2.0, 98.65
+
+
+def reproduce_options(preset: str, config: Path | None, sets: list[str] | None,
+                      seed: int | None, sampling: str | None, wandb: str | None,
+                      **kw) -> ReproduceOptions:
+    """A reproduce run's options from the command line's: the effective configuration, the
+    preset's seed, the wandb mode checked. A new run given no evaluation schedule evaluates
+    every `ReproduceOptions.eval_every_samples` samples."""
+    from .configuration import build_config, preset_seed
+    mode = wandb_mode(wandb)
+    if all(kw.get(k) is None for k in ("resume", "eval_every_samples", "eval_every_positive")):
+        kw.pop("eval_every_samples", None)          # the default schedule
+    sets = [*(sets or []), *([f"sampling={sampling}"] if sampling else [])]
+    return ReproduceOptions(config=build_config(preset, config, sets),
+                            seed=preset_seed(preset, seed), wandb_mode=mode, **kw)
 
 
 def _check(opts: ReproduceOptions) -> None:
@@ -127,19 +137,9 @@ def _resume(opts: ReproduceOptions
             ) -> tuple[ReproduceOptions, Trainer, Progress, list[dict], dict, dict]:
     """Reload a reproduce run folder: its options, last.zarr and the points up to it, the
     options given that override the run's, and the source checksums it was trained on."""
+    from stores import checkpoint as ckpt
     run_dir = Path(opts.resume)
-    info_path = run_dir / "run.json"
-    if not info_path.is_file():
-        raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
-    try:
-        info = json.loads(info_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise PipelineError(f"{info_path} is corrupt; start a new run") from None
-    if not isinstance(info, dict) or not isinstance(info.get("options"), dict):
-        raise PipelineError(f"{info_path} is corrupt; start a new run")
-    if info.get("kind") != "reproduce":
-        raise PipelineError(f"{run_dir} is a {info.get('kind', 'train')} run; continue it "
-                            f"with `snnpipe {info.get('kind', 'train')} --resume {run_dir}`")
+    info = _read_info(run_dir)
     last = runs.checkpoints_dir(run_dir) / "last.zarr"
     atomic.recover_folder(runs.checkpoints_dir(run_dir))   # finish an interrupted replace
     if not last.exists():
@@ -154,13 +154,8 @@ def _resume(opts: ReproduceOptions
     except (KeyError, TypeError):
         raise PipelineError(f"{last} holds no reproduce progress (it was written by another "
                             "command); start a new run") from None
+    runfolder.check_options(run_dir, info, "reproduce")
     saved = info["options"]
-    for name in ("target", "max_samples", "hours"):
-        value = saved.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or not math.isfinite(value)):
-            raise PipelineError(f"{info_path}: option {name} is {value!r}; the file is "
-                                "corrupt, start a new run")
     overrides = {name: getattr(opts, name) for name in ("target", "max_samples")
                  if getattr(opts, name) is not None and getattr(opts, name) != saved.get(name)}
     opts = ReproduceOptions(
@@ -171,10 +166,11 @@ def _resume(opts: ReproduceOptions
             "max_samples"),
         eval_every_samples=saved["eval_every_samples"],
         eval_every_positive=saved.get("eval_every_positive"),
-        checkpoint_every_samples=saved.get("checkpoint_every_samples", 2_000_000),
+        checkpoint_every_samples=saved.get("checkpoint_every_samples",
+                                           ReproduceOptions.checkpoint_every_samples),
         seed=saved["seed"], dataset=saved["dataset"], data_dir=opts.data_dir, store=opts.store,
         run_dir=run_dir, wandb_mode=opts.wandb_mode, resume=run_dir,
-        validation=saved.get("validation", 0))
+        validation=saved.get("validation", 0), plots=opts.plots)
     try:
         trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)
     except (KeyError, TypeError, ValueError) as exc:
@@ -186,31 +182,53 @@ def _resume(opts: ReproduceOptions
     return opts, trainer, progress, points, overrides, cp.checksums
 
 
+def _read_info(run_dir: Path) -> dict:
+    try:
+        return runfolder.read_info(run_dir, "reproduce")
+    except StoreError as exc:
+        raise PipelineError(str(exc)) from None
+
+
 def _read_points(path: Path) -> list[dict]:
     return runs.read_jsonl(path)          # a torn last line (a killed append) is dropped
 
 
 def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
     """Train until the target, the sample budget or the time budget; the run folder is
-    locked while this process writes it."""
+    locked while this process writes it. With `opts.plots`, a sitting that changed the run
+    draws its plots."""
     _check(opts)
     if opts.resume is not None and opts.run_dir is not None:
         raise PipelineError("--resume continues the run in its own folder; drop --run-dir")
     folder = opts.resume or opts.run_dir
     if folder is None:
-        return _reproduce_locked(opts, on_point, on_note)
-    if Path(folder).exists() and not Path(folder).is_dir():
-        raise PipelineError(f"{folder} is a file; pass a folder")
-    if opts.resume is not None and not Path(folder).is_dir():
-        raise PipelineError(f"{folder}: no such run folder")
-    created = not Path(folder).exists()
-    try:
-        with runs.run_lock(Path(folder)):
-            return _reproduce_locked(opts, on_point, on_note)
-    except BaseException:
-        if created and not (Path(folder) / "run.json").exists():
-            shutil.rmtree(folder, ignore_errors=True)      # refused before it began
-        raise
+        res = _reproduce_locked(opts, on_point, on_note)
+    else:
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise PipelineError(f"{folder} is a file; pass a folder")
+        if opts.resume is not None and not Path(folder).is_dir():
+            raise PipelineError(f"{folder}: no such run folder")
+        with runfolder.locked(Path(folder)):
+            res = _reproduce_locked(opts, on_point, on_note)
+    if opts.plots and res.changed:
+        from .plots import plot_run
+        res.plots = plot_run(res.run_dir)
+    return res
+
+
+@dataclass
+class _Data:
+    """What a sitting trains and evaluates on."""
+
+    ds: Dataset
+    train: Split
+    test: Split
+    validation: Split | None
+    train_eval: Split
+
+    @property
+    def select_on(self) -> str:
+        return "validation_accuracy" if self.validation is not None else "test_accuracy"
 
 
 def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceResult:
@@ -218,33 +236,57 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
     if opts.resume is not None:
         opts, trainer, progress, points, overrides, recorded = _resume(opts)
         run_dir = Path(opts.resume)
-        seen = trainer.state.samples_seen
-        done = _already_done(opts, points, seen)
+        done = _already_done(opts, points, trainer.state.samples_seen)
         if done:                     # nothing to do: stop at once, change nothing
-            best_ = max(points, key=lambda p: p.get("validation_accuracy",
-                                                    p["test_accuracy"]), default=None)
-            return ReproduceResult(run_dir, run_dir / RESULTS, points, best_, done,
+            best = max(points, key=lambda p: p.get("validation_accuracy",
+                                                   p["test_accuracy"]), default=None)
+            return ReproduceResult(run_dir, run_dir / RESULTS, points, best, done,
                                    changed=False)
-        ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir,
-                                       opts.store)
-        if note and on_note is not None:
-            on_note(note)
-        if recorded and ds.checksums and recorded != ds.checksums:
-            raise source_mismatch(f"the run {run_dir}", recorded, ds, opts.data_dir)
+        ds = _resumed_store(opts, trainer, recorded, run_dir, on_note)
     else:
-        ds = open_store(opts.dataset, opts.data_dir, opts.store)
-        trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
-        progress = Progress(next_eval=opts.eval_every_samples or 0,
-                            next_checkpoint=opts.checkpoint_every_samples)
-        points = []
-        run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
-            opts.runs_root, f"reproduce-{opts.dataset}")
-        if run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
-            raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
-                                "to continue it, or another --run-dir")
+        ds, trainer, progress, points, run_dir = _begin(opts)
     opts = replace(opts, hours=DEFAULT_HOURS if opts.hours is None else opts.hours,
                    target=DEFAULT_TARGET if opts.target is None else opts.target)
-    cfg = trainer.cfg
+    data = _open_data(trainer.cfg, ds, opts)
+    info = _write_start(run_dir, opts, trainer.cfg, points, overrides)
+    tracker = WandbTracker(opts.wandb_mode, run_dir, {**trainer.cfg.to_dict(), **info["options"]},
+                           name=run_dir.name)
+    sitting = _Sitting(opts, run_dir, trainer, data, progress, points, tracker, on_point)
+    sitting.run()
+    return ReproduceResult(run_dir, run_dir / RESULTS, points, sitting.best, sitting.stopped_by)
+
+
+def _resumed_store(opts: ReproduceOptions, trainer: Trainer, recorded: dict, run_dir: Path,
+                   on_note) -> Dataset:
+    """The store the resumed run was trained on (found, or built for a fresh clone)."""
+    from .data import find_or_build_store, source_mismatch
+    ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir, opts.store)
+    if note and on_note is not None:
+        on_note(note)
+    if recorded and ds.checksums and recorded != ds.checksums:
+        raise source_mismatch(f"the run {run_dir}", recorded, ds, opts.data_dir)
+    return ds
+
+
+def _begin(opts: ReproduceOptions) -> tuple[Dataset, Trainer, Progress, list[dict], Path]:
+    """A new run: its store, a fresh trainer, and a run folder that holds no run yet."""
+    from .data import adapt_config, open_store
+    ds = open_store(opts.dataset, opts.data_dir, opts.store)
+    trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
+    progress = Progress(next_eval=opts.eval_every_samples or 0,
+                        next_checkpoint=opts.checkpoint_every_samples)
+    run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
+        opts.runs_root, f"reproduce-{opts.dataset}")
+    if runfolder.holds_run(run_dir, "reproduce"):
+        raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
+                            "to continue it, or another --run-dir")
+    return ds, trainer, progress, [], run_dir
+
+
+def _open_data(cfg: Config, ds: Dataset, opts: ReproduceOptions) -> _Data:
+    """The splits, checked against the network: train (less a validation hold-out), test,
+    and the fixed train subset whose accuracy every point records."""
+    from .data import check_levels, check_network_fits, check_validation
     check_levels(cfg, ds, store_option=False)
     train, test = ds.load("train"), ds.load("test")
     check_network_fits(cfg, ds, train)
@@ -252,10 +294,14 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
     if opts.validation:
         check_validation(opts.validation, len(train), cfg.batch_size)
         train, validation = train.split_off(opts.validation)
-    select_on = "validation_accuracy" if validation is not None else "test_accuracy"
-    train_eval = train.head(TRAIN_EVAL_SAMPLES)
+    return _Data(ds, train, test, validation, train.head(TRAIN_EVAL_SAMPLES))
+
+
+def _write_start(run_dir: Path, opts: ReproduceOptions, cfg: Config, points: list[dict],
+                 overrides: dict) -> dict:
+    """config.toml and run.json of a new run (or a resumed run's overridden options), and the
+    points up to last.zarr (those after it will be recomputed, identically)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    results = run_dir / RESULTS
     info = {"options": {"hours": opts.hours, "target": opts.target, "seed": opts.seed,
                         "sampling": cfg.sampling, "dataset": opts.dataset,
                         "eval_every_samples": opts.eval_every_samples,
@@ -267,39 +313,102 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
             "kind": "reproduce", "results": RESULTS}
     if opts.resume is None:
         runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
-        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+        runfolder.write_info(run_dir, info)
     elif overrides:          # --target / --max-samples given on resume: the run's new settings
-        saved = json.loads((run_dir / "run.json").read_text())
-        saved["options"].update(overrides)
-        runs.write_text_atomic(run_dir / "run.json", json.dumps(saved, indent=2) + "\n")
-    # the points after last.zarr will be recomputed, identically
-    runs.write_text_atomic(results, "".join(json.dumps(p, sort_keys=True) + "\n"
-                                            for p in points))
-    tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
-                           name=run_dir.name)
+        runfolder.update_options(run_dir, overrides)
+    runs.write_text_atomic(run_dir / RESULTS, "".join(json.dumps(p, sort_keys=True) + "\n"
+                                                      for p in points))
+    return info
 
-    budget = opts.hours * 3600.0                   # this sitting's
-    sitting = time.perf_counter()
-    start = sitting - progress.wall_seconds         # wall time over all sittings
-    best = max(points, key=lambda p: p[select_on], default=None)
-    state = {"done": False, "stopped_by": "time budget"}
 
-    def save(name: str, metrics: dict) -> None:
-        ckpt.save(runs.checkpoints_dir(run_dir) / name, cfg, trainer.state_arrays(),
-                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums,
-                  {"data": store_info(ds)})
+class _Sitting:
+    """One sitting of a run: train batch after batch, record a point at each evaluation,
+    write last.zarr on schedule, until a stop condition holds."""
 
-    def record(mid_batch: bool) -> dict:
-        nonlocal best
-        st = trainer.state
+    def __init__(self, opts: ReproduceOptions, run_dir: Path, trainer: Trainer, data: _Data,
+                 progress: Progress, points: list[dict], tracker: WandbTracker,
+                 on_point=None) -> None:
+        self.opts, self.run_dir, self.trainer, self.data = opts, run_dir, trainer, data
+        self.progress, self.points, self.tracker, self.on_point = (progress, points, tracker,
+                                                                   on_point)
+        self.results = run_dir / RESULTS
+        self.budget = opts.hours * 3600.0                 # this sitting's
+        self.sitting = time.perf_counter()
+        self.start = self.sitting - progress.wall_seconds  # wall time over all sittings
+        self.best = max(points, key=lambda p: p[data.select_on], default=None)
+        self.done, self.stopped_by = False, "time budget"
+
+    def run(self) -> None:
+        from .train import StopFlag
+        trainer, split = self.trainer, self.data.train
+        if self.opts.eval_every_positive:
+            trainer.eval_every_positive = self.opts.eval_every_positive
+            trainer.on_eval = lambda: self.record(mid_batch=True)
+        with StopFlag() as stop:
+            while not self.done:
+                trainer.train_epoch(split.planes, split.pixels, split.labels,
+                                    lambda n: self.on_batch(stop))
+        if not self.points or self.points[-1]["samples_seen"] != trainer.state.samples_seen:
+            self.record(mid_batch=False)
+        self.checkpoint_last()
+        self.tracker.log_network(trainer.net, step=trainer.state.samples_seen)
+        self.tracker.finish()
+
+    def stop(self, why: str) -> None:
+        self.done, self.stopped_by = True, why
+
+    def on_batch(self, stop) -> bool:
+        opts, progress = self.opts, self.progress
+        seen = self.trainer.state.samples_seen
+        faults.hit("batch", self.trainer.state.batches_seen)
+        if opts.eval_every_samples and seen >= progress.next_eval:
+            progress.next_eval += opts.eval_every_samples
+            self.record(mid_batch=False)
+        if opts.max_samples and seen >= opts.max_samples:
+            self.stop(f"{opts.max_samples:,} samples seen")
+        if time.perf_counter() - self.sitting >= self.budget:
+            self.stop("time budget")
+        if stop.requested:
+            self.stop("interrupted")
+        if seen >= progress.next_checkpoint:
+            progress.next_checkpoint += opts.checkpoint_every_samples
+            self.checkpoint_last()
+        return not self.done
+
+    def record(self, mid_batch: bool) -> dict:
+        """Evaluate, append the point to results.jsonl and wandb, keep best.zarr."""
+        from .evaluate import evaluate
+        trainer, data, progress = self.trainer, self.data, self.progress
         began = time.perf_counter()
-        te = evaluate(trainer.net, test)
-        tr = evaluate(trainer.net, train_eval)
+        te = evaluate(trainer.net, data.test)
+        point = self._point(mid_batch, began, te, evaluate(trainer.net, data.train_eval))
+        if data.validation is not None:
+            va = evaluate(trainer.net, data.validation)
+            point.update(validation_accuracy=va["accuracy"],
+                         validation_no_decision=va["no_decision"])
+        self.points.append(point)
+        runs.append_jsonl(self.results, point)
+        self.tracker.log(point, step=trainer.state.samples_seen)
+        select_on = data.select_on
+        if self.best is None or point[select_on] > self.best[select_on]:
+            self.best = point
+            progress.best_test_accuracy = point["test_accuracy"]
+            self.save("best.zarr", {**point, "confusion": te["confusion"]})
+        progress.eval_seconds += time.perf_counter() - began
+        if 100 * point["test_accuracy"] >= self.opts.target:
+            self.stop(f"target {self.opts.target} % reached")
+        if self.on_point is not None:
+            self.on_point(point)
+        return point
+
+    def _point(self, mid_batch: bool, began: float, te: dict, tr: dict) -> dict:
+        trainer, st = self.trainer, self.trainer.state
         pos, neg = trainer.net.live_connections()
-        point = {
+        return {
             "samples_seen": st.samples_seen, "epoch": st.epoch + st.cursor /
-            trainer.batches_per_epoch(len(train)), "mid_batch": mid_batch,
-            "wall_seconds": began - start, "train_seconds": began - start - progress.eval_seconds,
+            trainer.batches_per_epoch(len(self.data.train)), "mid_batch": mid_batch,
+            "wall_seconds": began - self.start,
+            "train_seconds": began - self.start - self.progress.eval_seconds,
             "test_accuracy": te["accuracy"], "test_no_decision": te["no_decision"],
             "train_accuracy": tr["accuracy"], "positive_learns": st.positive_learns,
             "negative_learns": st.negative_learns, "batches_seen": st.batches_seen,
@@ -307,55 +416,17 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
             "q_positive": trainer.positive.value, "q_negative": trainer.negative.value,
             **{f"total_{k}": v for k, v in vars(st.counters).items()},
         }
-        if validation is not None:
-            va = evaluate(trainer.net, validation)
-            point.update(validation_accuracy=va["accuracy"],
-                         validation_no_decision=va["no_decision"])
-        points.append(point)
-        runs.append_jsonl(results, point)
-        tracker.log(point, step=st.samples_seen)
-        if best is None or point[select_on] > best[select_on]:
-            best = point
-            progress.best_test_accuracy = point["test_accuracy"]
-            save("best.zarr", {**point, "confusion": te["confusion"]})
-        progress.eval_seconds += time.perf_counter() - began
-        if 100 * point["test_accuracy"] >= opts.target:
-            state["done"], state["stopped_by"] = True, f"target {opts.target} % reached"
-        if on_point is not None:
-            on_point(point)
-        return point
 
-    def checkpoint_last() -> None:
-        progress.wall_seconds = time.perf_counter() - start
-        save("last.zarr", {"reproduce": vars(progress),
-                           "samples_seen": trainer.state.samples_seen})
+    def checkpoint_last(self) -> None:
+        self.progress.wall_seconds = time.perf_counter() - self.start
+        self.save("last.zarr", {"reproduce": vars(self.progress),
+                                "samples_seen": self.trainer.state.samples_seen})
 
-    if opts.eval_every_positive:
-        trainer.eval_every_positive = opts.eval_every_positive
-        trainer.on_eval = lambda: record(mid_batch=True)
+    def save(self, name: str, metrics: dict) -> None:
+        from stores import checkpoint as ckpt
 
-    with StopFlag() as stop:
-        while not state["done"]:
-            def on_batch(n: int) -> bool:
-                seen = trainer.state.samples_seen
-                faults.hit("batch", trainer.state.batches_seen)
-                if opts.eval_every_samples and seen >= progress.next_eval:
-                    progress.next_eval += opts.eval_every_samples
-                    record(mid_batch=False)
-                if opts.max_samples and seen >= opts.max_samples:
-                    state["done"], state["stopped_by"] = True, f"{opts.max_samples:,} samples seen"
-                if time.perf_counter() - sitting >= budget:
-                    state["done"], state["stopped_by"] = True, "time budget"
-                if stop.requested:
-                    state["done"], state["stopped_by"] = True, "interrupted"
-                if seen >= progress.next_checkpoint:
-                    progress.next_checkpoint += opts.checkpoint_every_samples
-                    checkpoint_last()
-                return not state["done"]
-            trainer.train_epoch(train.planes, train.pixels, train.labels, on_batch)
-    if not points or points[-1]["samples_seen"] != trainer.state.samples_seen:
-        record(mid_batch=False)
-    checkpoint_last()
-    tracker.log_network(trainer.net, step=trainer.state.samples_seen)
-    tracker.finish()
-    return ReproduceResult(run_dir, results, points, best, state["stopped_by"])
+        from .data import store_info
+        trainer, ds = self.trainer, self.data.ds
+        ckpt.save(runs.checkpoints_dir(self.run_dir) / name, trainer.cfg, trainer.state_arrays(),
+                  trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums,
+                  {"data": store_info(ds)})

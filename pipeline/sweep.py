@@ -45,10 +45,12 @@ from pathlib import Path
 import numpy as np
 
 from engine import PRESETS, Config, ConfigError
-from stores import runs
+from stores import runfolder, runs
 
 from .configuration import load_toml
 from .errors import PipelineError
+from .options import check_workers
+from .tracking import wandb_mode as checked_wandb_mode
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
              "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
@@ -250,7 +252,7 @@ def run_trial(task: dict) -> dict:
             eval_every=task["eval_every"],
             checkpoint_every=task.get("checkpoint_every") or 10**9,
             wandb_mode=task["wandb_mode"], group=task["group"],
-            resume=run_dir if (run_dir / "run.json").exists() else None)
+            resume=run_dir if runfolder.began(run_dir) else None)
         result = train(opts)
         key = selection_key(result.rows[0])
         last = result.rows[-1]
@@ -272,6 +274,17 @@ def run_trial(task: dict) -> dict:
 
 
 # ------------------------------------------------------------------------- the sweep
+def check_options(workers: int | None, scheduler: str | None, wandb: str | None) -> str:
+    """The sweep's cluster and wandb options, checked before the spec is read; returns the
+    wandb mode. --workers starts the sweep's own LocalCluster on this machine."""
+    mode = checked_wandb_mode(wandb)
+    check_workers(workers, scheduler, local_cluster=True)
+    if scheduler:
+        from .preprocess import check_scheduler_address
+        check_scheduler_address(scheduler)
+    return mode
+
+
 @dataclass
 class SweepResult:
     folder: Path
@@ -309,16 +322,9 @@ def sweep(spec: SweepSpec, folder: Path, data_dir: Path = Path("data"),
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PipelineError(f"{folder} is a file; pass a folder for the sweep")
-    created = not folder.exists()
-    try:
-        with runs.run_lock(folder):
-            return _sweep_locked(spec, folder, data_dir, scheduler_address, workers,
-                                 wandb_mode, on_progress)
-    except BaseException:
-        if created and not (folder / "spec.json").exists():
-            import shutil
-            shutil.rmtree(folder, ignore_errors=True)     # refused before it began
-        raise
+    with runfolder.locked(folder, begun="spec.json"):
+        return _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode,
+                             on_progress)
 
 
 def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode,

@@ -8,12 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import PipelineError
+
 WANDB_MODES = ("online", "offline", "disabled")
 
 
 def default_wandb_mode() -> str:
     mode = os.environ.get("WANDB_MODE", "offline")
     return mode if mode in WANDB_MODES else "offline"
+
+
+def wandb_mode(given: str | None) -> str:
+    """The mode of `--wandb-mode` (None: $WANDB_MODE, else offline), checked."""
+    mode = given or default_wandb_mode()
+    if mode not in WANDB_MODES:
+        raise PipelineError(f"--wandb-mode {mode!r}: choose one of {', '.join(WANDB_MODES)}")
+    return mode
 
 
 class WandbTracker:

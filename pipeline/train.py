@@ -7,7 +7,6 @@ writes `last.zarr` and returns `interrupted`; `--resume` continues bit-identical
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import threading
@@ -19,9 +18,9 @@ from typing import Protocol
 from engine import Config
 from engine.network import Network
 from engine.trainer import Trainer
-from stores import atomic, faults, runs
+from stores import atomic, faults, runfolder, runs
 from stores import checkpoint as ckpt
-from stores.dataset import Dataset
+from stores.dataset import Dataset, Split
 from stores.errors import StoreError
 
 from .data import (
@@ -118,39 +117,11 @@ class StopFlag:
 
 
 # --------------------------------------------------------------------------- setup
-def run_kind(info: dict) -> str:
-    """"train" or "reproduce": run.json says so (train runs from before kinds: none)."""
-    return info.get("kind", "train") if isinstance(info, dict) else "train"
-
-
-# run.json options a train run cannot go on without, and the types they must have
-_OPTION_TYPES = {"dataset": (str,), "seed": (int,), "sampling": (str,),
-                 "limit_train": (int, type(None)), "limit_test": (int, type(None)),
-                 "eval_every": (int,), "checkpoint_every": (int,)}
-
-
 def _run_json(run_dir: Path, kind: str = "train") -> dict:
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise PipelineError(f"{run_dir} is not an snnpipe run folder (no run.json)")
     try:
-        info = json.loads(path.read_text())
-        info["options"]["dataset"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        raise PipelineError(f"{path} is corrupt; start a new run with another --run-dir") \
-            from None
-    if run_kind(info) != kind:
-        raise PipelineError(f"{run_dir} is a {run_kind(info)} run; continue it with "
-                            f"`snnpipe {run_kind(info)} --resume {run_dir}`")
-    if kind == "train":
-        for name, types in _OPTION_TYPES.items():
-            value = info["options"].get(name)
-            if name in info["options"] and (isinstance(value, bool)
-                                            or not isinstance(value, types)):
-                raise PipelineError(f"{path}: option {name} is {value!r}, of the wrong type; "
-                                    "the file is corrupt, start a new run with another "
-                                    "--run-dir")
-    return info
+        return runfolder.read_info(run_dir, kind)
+    except StoreError as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def _resume_point(run_dir: Path, reporter: Reporter) -> ckpt.Checkpoint | None:
@@ -212,16 +183,6 @@ def selection_key(row: dict) -> str:
     return "validation_accuracy" if "validation_accuracy" in row else "test_accuracy"
 
 
-def _holds_run(run_dir: Path) -> bool:
-    """A folder holds a run once it has a checkpoint (hidden complete copies included) or a
-    metrics row; one killed before that is empty and may be trained into again."""
-    folder = runs.checkpoints_dir(run_dir)
-    if runs.epoch_checkpoints(run_dir) or (run_dir / "metrics.jsonl").exists():
-        return True
-    return any((folder / n).exists() or atomic.complete_copies(folder / n, "new")
-               or atomic.complete_copies(folder / n, "old") for n in ("last.zarr", "best.zarr"))
-
-
 def _check_run_dir(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise PipelineError(f"--run-dir {run_dir} is a file; pass a folder")
@@ -242,32 +203,67 @@ def train(opts: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
             run_dir = Path(opts.run_dir) if opts.run_dir else runs.new_run_dir(
                 opts.runs_root, opts.dataset)
             _check_run_dir(run_dir)
-        created = not run_dir.exists()
-        try:
-            with runs.run_lock(run_dir):
-                return _train_locked(opts, run_dir, reporter, stop)
-        except BaseException:
-            if created and not (run_dir / "run.json").exists():
-                shutil.rmtree(run_dir, ignore_errors=True)   # refused before it began
-            raise
+        with runfolder.locked(run_dir):
+            return _train_locked(opts, run_dir, reporter, stop)
 
 
 def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
                   stop: StopFlag) -> TrainResult:
-    checkpoint = None
-    if opts.resume is not None:
-        checkpoint = _resume_point(run_dir, reporter)
-        if checkpoint is not None:
-            opts = _saved_options(opts, run_dir, checkpoint.cfg)
-        else:                                # killed before its first checkpoint
-            cfg = _saved_config(run_dir)
-            opts = _saved_options(opts, run_dir, cfg)
-            reporter.message(f"{run_dir} has no checkpoint yet; starting it from the beginning")
-    elif _holds_run(run_dir):
-        raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
-                            "to continue it, or another --run-dir")
+    opts, checkpoint = _start_or_resume(opts, run_dir, reporter)
+    _check_options(opts)
+    cfg = _effective_config(opts)
+    ds, cfg = _open_store(opts, cfg, reporter)
+    check_levels(cfg, ds)
+    check_memory(cfg)
+    if checkpoint is not None and checkpoint.checksums != ds.checksums:
+        raise source_mismatch(f"the run {run_dir}", checkpoint.checksums, ds, opts.data_dir)
+    train_split, eval_split = _splits(opts, cfg, ds)
+    if checkpoint is not None:
+        trainer, history, info = _restore(opts, run_dir, cfg, checkpoint, len(train_split))
     else:
+        trainer, history, info = _begin(opts, run_dir, cfg)
+    if stop.requested:                           # Ctrl-C during start-up: nothing trained
+        return TrainResult(run_dir, history[0], True, [])
+    tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
+                           name=run_dir.name, resume_id=info.get("wandb_id"),
+                           group=opts.group)
+    if tracker.run_id and tracker.run_id != info.get("wandb_id"):
+        info["wandb_id"] = tracker.run_id
+        runfolder.write_info(run_dir, info)
+    warnings = [tracker.warning] if tracker.warning else []
+    if tracker.warning:
+        reporter.message(tracker.warning)
+    epochs = _Epochs(opts, run_dir, trainer, ds, train_split, eval_split, history, reporter,
+                     stop, tracker)
+    reporter.start({"run_dir": str(run_dir), "train": len(train_split), "test": len(eval_split),
+                    "eval_split": epochs.eval_name,
+                    "epoch": trainer.state.epoch, "epochs": opts.epochs, "resumed":
+                    checkpoint is not None, "config": cfg.to_dict()})
+    interrupted = epochs.run()
+    if tracker.warning and tracker.warning not in warnings:
+        warnings.append(tracker.warning)
+    return TrainResult(run_dir, epochs.rows, interrupted, warnings)
+
+
+def _start_or_resume(opts: TrainOptions, run_dir: Path, reporter: Reporter
+                     ) -> tuple[TrainOptions, ckpt.Checkpoint | None]:
+    """The run's own options and the checkpoint to go on from (resume), or a folder that
+    holds no run yet, cleaned of half-written files (a new run)."""
+    if opts.resume is None:
+        if runfolder.holds_run(run_dir, "train"):
+            raise PipelineError(f"{run_dir} already holds a run; pass --resume {run_dir} "
+                                "to continue it, or another --run-dir")
         atomic.recover_folder(run_dir)       # half-written files of a run that never began
+        return opts, None
+    checkpoint = _resume_point(run_dir, reporter)
+    if checkpoint is not None:
+        return _saved_options(opts, run_dir, checkpoint.cfg), checkpoint
+    opts = _saved_options(opts, run_dir, _saved_config(run_dir))   # killed before one
+    reporter.message(f"{run_dir} has no checkpoint yet; starting it from the beginning")
+    return opts, None
+
+
+def _check_options(opts: TrainOptions) -> None:
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
     if opts.validation < 0:
@@ -275,6 +271,10 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
     for name, limit in (("--limit-train", opts.limit_train), ("--limit-test", opts.limit_test)):
         if limit is not None and limit < 1:
             raise PipelineError(f"{name} {limit}: must be >= 1 (or left out for all images)")
+
+
+def _effective_config(opts: TrainOptions) -> Config:
+    """The config with the run's sampling (recorded back into `opts.sampling`)."""
     cfg = opts.config
     if opts.sampling is not None and opts.sampling != cfg.sampling:
         try:
@@ -282,131 +282,155 @@ def _train_locked(opts: TrainOptions, run_dir: Path, reporter: Reporter,
         except ValueError as exc:
             raise PipelineError(f"invalid configuration: {exc}") from None
     opts.sampling = cfg.sampling
-    if opts.resume is not None:                 # a fresh clone: find or build its store
+    return cfg
+
+
+def _open_store(opts: TrainOptions, cfg: Config, reporter: Reporter) -> tuple[Dataset, Config]:
+    """The store of the run (a resumed one: found or built for a fresh clone; a new one:
+    the store of its levels, the config adapted to it)."""
+    if opts.resume is not None:
         ds, note = find_or_build_store(opts.dataset, cfg.levels, opts.data_dir, opts.store)
         if note:
             reporter.message(note)
-    else:
-        ds = open_store(opts.dataset, opts.data_dir, opts.store)
-        if opts.store is None and tuple(cfg.levels) != ds.levels:   # e.g. a preset's levels
-            ds, note = find_or_build_store(opts.dataset, cfg.levels, opts.data_dir)
-            if note:
-                reporter.message(note)
-        cfg = adapt_config(cfg, ds)
-    check_levels(cfg, ds)
-    check_memory(cfg)
-    if checkpoint is not None and checkpoint.checksums != ds.checksums:
-        raise source_mismatch(f"the run {run_dir}", checkpoint.checksums, ds, opts.data_dir)
+        return ds, cfg
+    ds = open_store(opts.dataset, opts.data_dir, opts.store)
+    if opts.store is None and tuple(cfg.levels) != ds.levels:   # e.g. a preset's levels
+        ds, note = find_or_build_store(opts.dataset, cfg.levels, opts.data_dir)
+        if note:
+            reporter.message(note)
+    return ds, adapt_config(cfg, ds)
+
+
+def _splits(opts: TrainOptions, cfg: Config, ds: Dataset) -> tuple[Split, Split]:
+    """Training images, and what is evaluated: the validation hold-out, else (as D𝜋 did)
+    test."""
     train_split = ds.load("train", opts.limit_train)
     check_network_fits(cfg, ds, train_split)
     if opts.validation:
         check_validation(opts.validation, len(train_split), cfg.batch_size)
-        train_split, eval_split = train_split.split_off(opts.validation)
-    else:                                   # no held-out data: evaluate on test, as D𝜋 did
-        eval_split = ds.load("test", opts.limit_test)
-    eval_name = "validation" if opts.validation else "test"
+        return train_split.split_off(opts.validation)
+    return train_split, ds.load("test", opts.limit_test)
 
-    if checkpoint is not None:
-        try:
-            trainer = Trainer.from_state(cfg, checkpoint.arrays, checkpoint.state)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PipelineError(f"{checkpoint.path}: trainer state is invalid ({exc})") from None
-        if trainer.state.cursor and len(trainer._order) not in (0, len(train_split)):
-            raise PipelineError(f"{checkpoint.path}: its epoch order covers "
-                                f"{len(trainer._order)} samples, the training split "
-                                f"{len(train_split)}; resume on the same data")
-        rows, best, best_epoch = _history(checkpoint, run_dir)
-        runs.write_metrics(run_dir, rows)       # repairs a torn, short or deleted log
-        info = _run_json(run_dir)
-        done = trainer.state.epoch
-        if opts.epochs < done:
-            raise PipelineError(f"{run_dir} has already trained {done} epochs; --epochs is "
-                                f"the total, so pass --epochs {done + 1} or more to go on")
-    else:
-        trainer = Trainer(cfg, seed=opts.seed)
-        rows, best, best_epoch = [], None, None
-        options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
-                   if k not in ("config", "resume", "run_dir", "runs_root", "data_dir",
-                                "store", "wandb_mode")}
-        info = {"options": options, "wandb_id": None, "kind": "train"}
-        runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
-        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
 
-    if stop.requested:                           # Ctrl-C during start-up: nothing trained
-        return TrainResult(run_dir, rows, True, [])
-    tracker = WandbTracker(opts.wandb_mode, run_dir, {**cfg.to_dict(), **info["options"]},
-                           name=run_dir.name, resume_id=info.get("wandb_id"),
-                           group=opts.group)
-    if tracker.run_id and tracker.run_id != info.get("wandb_id"):
-        info["wandb_id"] = tracker.run_id
-        runs.write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
-    warnings = [tracker.warning] if tracker.warning else []
-    if tracker.warning:
-        reporter.message(tracker.warning)
+_History = tuple[list[dict], float | None, int | None]     # rows, best accuracy, its epoch
 
-    reporter.start({"run_dir": str(run_dir), "train": len(train_split), "test": len(eval_split),
-                    "eval_split": eval_name,
-                    "epoch": trainer.state.epoch, "epochs": opts.epochs, "resumed":
-                    checkpoint is not None, "config": cfg.to_dict()})
-    interrupted = False
+
+def _restore(opts: TrainOptions, run_dir: Path, cfg: Config, checkpoint: ckpt.Checkpoint,
+             n_train: int) -> tuple[Trainer, _History, dict]:
+    """The trainer of a resumed run, its history (the log repaired from it) and run.json."""
     try:
-        while trainer.state.epoch < opts.epochs and not stop.requested:
-            epoch = trainer.state.epoch + 1          # 1-based for people
-            reporter.epoch_start(epoch, len(train_split))
-            start = time.perf_counter()
+        trainer = Trainer.from_state(cfg, checkpoint.arrays, checkpoint.state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PipelineError(f"{checkpoint.path}: trainer state is invalid ({exc})") from None
+    if trainer.state.cursor and len(trainer._order) not in (0, n_train):
+        raise PipelineError(f"{checkpoint.path}: its epoch order covers "
+                            f"{len(trainer._order)} samples, the training split "
+                            f"{n_train}; resume on the same data")
+    history = _history(checkpoint, run_dir)
+    runs.write_metrics(run_dir, history[0])      # repairs a torn, short or deleted log
+    info = _run_json(run_dir)
+    done = trainer.state.epoch
+    if opts.epochs < done:
+        raise PipelineError(f"{run_dir} has already trained {done} epochs; --epochs is "
+                            f"the total, so pass --epochs {done + 1} or more to go on")
+    return trainer, history, info
 
-            def on_batch(n: int) -> bool:
-                reporter.batch(n, trainer)
-                faults.hit("batch", trainer.state.batches_seen)
-                return not stop.requested
 
-            done = trainer.train_epoch(train_split.planes, train_split.pixels,
-                                       train_split.labels, on_batch)
-            if not done:
-                record = _record(rows, best, best_epoch)
-                _save(runs.checkpoints_dir(run_dir) / "last.zarr", trainer, epoch - 1, {}, ds,
-                      record, opts)
-                break
-            seconds = time.perf_counter() - start
-            row = _epoch_row(trainer, epoch, seconds)
-            if epoch % opts.eval_every == 0 or epoch == opts.epochs:
-                result = evaluate(trainer.net, eval_split)
-                row.update({f"{eval_name}_accuracy": result["accuracy"],
-                            f"{eval_name}_no_decision": result["no_decision"],
-                            "eval_samples_per_s": result["samples_per_s"]})
-            else:
-                row.update({f"{eval_name}_accuracy": None, f"{eval_name}_no_decision": None,
-                            "eval_samples_per_s": None})
-            snaps = None
-            if cfg.snapshots and epoch == opts.epochs:      # variant: the run's last K nets
-                snaps = snapshot_ensemble(trainer, runs.epoch_checkpoints(run_dir),
-                                          epoch, cfg.snapshots)
-                if len(snaps[1]) < min(cfg.snapshots, epoch):
-                    reporter.message(f"snapshots: only {len(snaps[1])} of the last "
-                                     f"{cfg.snapshots} epoch checkpoints are in "
-                                     f"{runs.checkpoints_dir(run_dir)}; the ensemble sums "
-                                     "those")
-                result = evaluate(snaps[0], eval_split)
-                row.update({"snapshots": len(snaps[1]),
-                            f"snapshots_{eval_name}_accuracy": result["accuracy"],
-                            f"snapshots_{eval_name}_no_decision": result["no_decision"]})
-            acc = row[f"{eval_name}_accuracy"]
-            improved = acc is not None and (best is None or acc > best)
-            if improved:
-                best, best_epoch = acc, epoch
-            rows.append(row)
-            _checkpoint(run_dir, trainer, epoch, row, ds, opts, improved,
-                        _record(rows, best, best_epoch), snaps)
-            runs.append_metrics(run_dir, row)
-            tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
-            tracker.log_network(trainer.net, step=epoch)
-            reporter.epoch_end(row)
-        interrupted = trainer.state.epoch < opts.epochs
-    finally:
-        tracker.finish()
-    if tracker.warning and tracker.warning not in warnings:
-        warnings.append(tracker.warning)
-    return TrainResult(run_dir, rows, interrupted, warnings)
+def _begin(opts: TrainOptions, run_dir: Path, cfg: Config) -> tuple[Trainer, _History, dict]:
+    """A new run: a fresh trainer, and the run folder's config.toml and run.json."""
+    trainer = Trainer(cfg, seed=opts.seed)
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
+               if k not in ("config", "resume", "run_dir", "runs_root", "data_dir",
+                            "store", "wandb_mode")}
+    info = {"options": options, "wandb_id": None, "kind": "train"}
+    runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
+    runfolder.write_info(run_dir, info)
+    return trainer, ([], None, None), info
+
+
+class _Epochs:
+    """The epochs of a run: train -> evaluate -> checkpoint -> record, until the last epoch
+    or a stop request (then last.zarr holds the batches done)."""
+
+    def __init__(self, opts: TrainOptions, run_dir: Path, trainer: Trainer, ds: Dataset,
+                 train_split: Split, eval_split: Split, history: _History, reporter: Reporter,
+                 stop: StopFlag, tracker: WandbTracker) -> None:
+        self.opts, self.run_dir, self.trainer, self.ds = opts, run_dir, trainer, ds
+        self.train_split, self.eval_split = train_split, eval_split
+        self.rows, self.best, self.best_epoch = history
+        self.reporter, self.stop, self.tracker = reporter, stop, tracker
+        self.eval_name = "validation" if opts.validation else "test"
+
+    def run(self) -> bool:
+        """Train the remaining epochs; True if interrupted before the last."""
+        trainer = self.trainer
+        try:
+            while trainer.state.epoch < self.opts.epochs and not self.stop.requested:
+                if not self.one_epoch(trainer.state.epoch + 1):     # 1-based for people
+                    break
+            return trainer.state.epoch < self.opts.epochs
+        finally:
+            self.tracker.finish()
+
+    def on_batch(self, n: int) -> bool:
+        self.reporter.batch(n, self.trainer)
+        faults.hit("batch", self.trainer.state.batches_seen)
+        return not self.stop.requested
+
+    def one_epoch(self, epoch: int) -> bool:
+        """One epoch; False if it was stopped part-way (last.zarr then holds its batches)."""
+        trainer, split, opts = self.trainer, self.train_split, self.opts
+        self.reporter.epoch_start(epoch, len(split))
+        start = time.perf_counter()
+        if not trainer.train_epoch(split.planes, split.pixels, split.labels, self.on_batch):
+            _save(runs.checkpoints_dir(self.run_dir) / "last.zarr", trainer, epoch - 1, {},
+                  self.ds, _record(self.rows, self.best, self.best_epoch), opts)
+            return False
+        row = _epoch_row(trainer, epoch, time.perf_counter() - start)
+        self.evaluate(row, epoch)
+        snaps = self.snapshots(row, epoch)
+        acc = row[f"{self.eval_name}_accuracy"]
+        improved = acc is not None and (self.best is None or acc > self.best)
+        if improved:
+            self.best, self.best_epoch = acc, epoch
+        self.rows.append(row)
+        _checkpoint(self.run_dir, trainer, epoch, row, self.ds, opts, improved,
+                    _record(self.rows, self.best, self.best_epoch), snaps)
+        runs.append_metrics(self.run_dir, row)
+        self.tracker.log({k: v for k, v in row.items() if v is not None}, step=epoch)
+        self.tracker.log_network(trainer.net, step=epoch)
+        self.reporter.epoch_end(row)
+        return True
+
+    def evaluate(self, row: dict, epoch: int) -> None:
+        name = self.eval_name
+        if epoch % self.opts.eval_every == 0 or epoch == self.opts.epochs:
+            result = evaluate(self.trainer.net, self.eval_split)
+            row.update({f"{name}_accuracy": result["accuracy"],
+                        f"{name}_no_decision": result["no_decision"],
+                        "eval_samples_per_s": result["samples_per_s"]})
+        else:
+            row.update({f"{name}_accuracy": None, f"{name}_no_decision": None,
+                        "eval_samples_per_s": None})
+
+    def snapshots(self, row: dict, epoch: int) -> tuple[Network, list[str]] | None:
+        """The `snapshots` variant, at the final epoch: the run's last K networks as one,
+        scored into the row."""
+        cfg, name = self.trainer.cfg, self.eval_name
+        if not cfg.snapshots or epoch != self.opts.epochs:
+            return None
+        snaps = snapshot_ensemble(self.trainer, runs.epoch_checkpoints(self.run_dir),
+                                  epoch, cfg.snapshots)
+        if len(snaps[1]) < min(cfg.snapshots, epoch):
+            self.reporter.message(f"snapshots: only {len(snaps[1])} of the last "
+                                  f"{cfg.snapshots} epoch checkpoints are in "
+                                  f"{runs.checkpoints_dir(self.run_dir)}; the ensemble sums "
+                                  "those")
+        result = evaluate(snaps[0], self.eval_split)
+        row.update({"snapshots": len(snaps[1]),
+                    f"snapshots_{name}_accuracy": result["accuracy"],
+                    f"snapshots_{name}_no_decision": result["no_decision"]})
+        return snaps
 
 
 def _saved_config(run_dir: Path) -> Config:
