@@ -449,7 +449,7 @@ def ensemble(
               f"`snnpipe eval {info['output']}`")
 
 
-# ------------------------------------------------------------- issue 5: reproduce
+# ---------------------------------------------------------------------------- reproduce
 def _print_point(p: dict) -> None:
     out.print(f"{p['samples_seen']:>11,} samples  batch {p['batches_seen']:>7,}  "
               f"{p['wall_seconds'] / 60:6.1f} min  test {100 * p['test_accuracy']:6.2f} %  "

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask
 import numpy as np
 
 from engine import PRESETS, Config, ConfigError
@@ -357,10 +358,12 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         n_workers = max(1, len(client.scheduler_info()["workers"]))
     else:
         n_workers = workers or cores
-        if n_workers < 1:
-            raise PipelineError(f"--workers {n_workers}: must be >= 1")
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+        # A trial may pause (SIGSTOP/SIGCONT, a suspended laptop) for longer than the
+        # scheduler's default worker TTL, which would restart the worker and lose the
+        # trial's current epoch: on our own cluster, a quiet worker is a paused one.
+        with dask.config.set({"distributed.scheduler.worker-ttl": None}):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
         client = Client(cluster)
     threads = max(1, cores // n_workers)          # workers x threads <= cores
     runs.write_text_atomic(folder / "spec.json", json.dumps(vars(spec), indent=2) + "\n")
