@@ -34,6 +34,7 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import socket
 import threading
@@ -271,6 +272,9 @@ def run_trial(task: dict) -> dict:
     except Exception as exc:             # recorded, not raised
         row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     row["seconds"] = time.time() - began
+    # the worker's peak resident memory so far (a worker runs one trial at a time, so this
+    # is the largest trial it has run): the memory column of a study's table
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
 

@@ -48,6 +48,7 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     assert res.returncode == 1, res.stderr          # a trial failed: reported, not fatal
     rows = read_jsonl(folder / "sweep.jsonl")
     assert len(rows) == 4 and sorted(r["status"] for r in rows) == ["failed", "ok", "ok", "ok"]
+    assert all(r["peak_rss_mb"] > 50 for r in rows)   # each row records its worker's memory
     failed = next(r for r in rows if r["status"] == "failed")
     assert failed["id"] == bad["id"] and "is a file" in failed["error"]
     for name in ("sweep.md", "metric-vs-grow_count.png", "top-trials.png", "selected.json"):

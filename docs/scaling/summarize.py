@@ -56,6 +56,7 @@ def cells() -> list[dict]:
                 "hours": sum(r.get("seconds", 0.0) for r in read_metrics(run)) / 3600,
                 "rate": float(np.median([r["samples_per_s"] for r in rows[-WINDOW:]])),
                 "done": finished.get(trial["id"], {}).get("status") == "ok",
+                "memory": finished.get(trial["id"], {}).get("peak_rss_mb"),
                 "curve": (samples, acc)})
     return out
 
@@ -63,12 +64,14 @@ def cells() -> list[dict]:
 def table(rows: list[dict]) -> str:
     lines = ["| data set | neurons per column | planes | seed | validation level % (last 10) "
              "| samples to reach it | samples trained | wall hours | samples/s (last 10) "
-             "| status |", "|" + "---|" * 10]
+             "| peak memory | status |", "|" + "---|" * 11]
     for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"])):
+        memory = f"{c['memory']:,.0f} MB" if c["memory"] else "see below"
         lines.append(
             f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
             f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | {c['reach'] / 1e6:.1f} M | "
             f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
+            f"{memory} | "
             f"{'done' if c['done'] else 'running (resumable)'} |")
     return "\n".join(lines)
 
