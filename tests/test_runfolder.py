@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from inprocess import error_line
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -20,14 +21,6 @@ from stores.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-
-def error_line(*args) -> str:
-    res = runner.invoke(app, [*map(str, args)])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == 1, (args, res.exit_code, res.output, res.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, res.stderr)
-    return lines[0]
 
 
 def options_of(command: str) -> set[str]:
