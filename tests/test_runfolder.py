@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 import typer
 from inprocess import error_line
-from typer.testing import CliRunner
 
 from pipeline.cli import app
 from stores import runfolder
 from stores.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 
 
 def options_of(command: str) -> set[str]:
