@@ -72,7 +72,7 @@ def table(rows: list[dict]) -> str:
             f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | {c['reach'] / 1e6:.1f} M | "
             f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
             f"{memory} | "
-            f"{'done' if c['done'] else 'running (resumable)'} |")
+            f"{'done' if c['done'] else 'unfinished (resumable)'} |")
     return "\n".join(lines)
 
 
