@@ -32,19 +32,21 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine import forward as kernels  # noqa: E402  (this tree's forward pass)
-from engine.network import Network  # noqa: E402
-from stores import checkpoint as ckpt  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine import forward as kernels  # noqa: E402  (this tree's forward pass)
+from snnpipe.engine.network import Network  # noqa: E402
+from snnpipe.stores import checkpoint as ckpt  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 def load_kernels(tree: Path):
-    """The other tree's engine/kernels.py as a separate module (its own numba functions),
+    """The other tree's forward pass (engine/forward.py; engine/kernels.py in trees before
+    the engine was split by concept) as a separate module (its own numba functions),
     compiled afresh: numba's on-disk cache cannot reload functions of a module loaded this
     way, so its `cache=True` is switched off."""
-    path = tree / "engine" / "kernels.py"
+    path = tree / "engine" / "forward.py"
+    if not path.exists():
+        path = tree / "engine" / "kernels.py"
     module = types.ModuleType("old_kernels")
     module.__file__ = str(path)
     sys.modules["old_kernels"] = module
@@ -116,10 +118,12 @@ def training(old_tree: Path, checkpoint: Path, store: Path, rounds: int) -> None
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     for i in range(rounds):
         for side, tree in (sides if i % 2 == 0 else sides[::-1]):
+            # PYTHONPATH=tree: `import snnpipe` finds that tree's package (and, through its
+            # links, its engine) before the installed one
             res = subprocess.run(
                 [sys.executable, str(tree / "benchmarks" / "bench_trained.py"), str(checkpoint),
                  "--batches", batches, "--repeats", "3", "--store", str(store), "--json"],
-                capture_output=True, text=True, env=env)
+                capture_output=True, text=True, env={**env, "PYTHONPATH": str(tree)})
             if res.returncode != 0:
                 sys.exit(f"error: {tree}/benchmarks/bench_trained.py failed:\n{res.stderr}")
             d = json.loads(res.stdout.strip().splitlines()[-1])

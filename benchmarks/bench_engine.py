@@ -19,19 +19,17 @@ import argparse
 import json
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine import Config  # noqa: E402
-from engine.forward import block_size, threads  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine import Config  # noqa: E402
+from snnpipe.engine.forward import block_size, threads  # noqa: E402
+from snnpipe.engine.trainer import Trainer  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine import Config  # noqa: E402
-from pipeline.preprocess import preprocess  # noqa: E402
-from stores import checkpoint as ckpt  # noqa: E402
-from stores import dataset as dataset_store  # noqa: E402
-from stores import integrity  # noqa: E402
+from snnpipe.engine import Config  # noqa: E402
+from snnpipe.pipeline.datasets.preprocess import preprocess  # noqa: E402
+from snnpipe.stores import checkpoint as ckpt  # noqa: E402
+from snnpipe.stores import dataset as dataset_store  # noqa: E402
+from snnpipe.stores import integrity  # noqa: E402
 
 
 def _median(fn, repeats: int) -> float:

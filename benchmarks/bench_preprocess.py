@@ -8,16 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from pipeline.fetch import fetch  # noqa: E402
-from pipeline.preprocess import preprocess  # noqa: E402
+from snnpipe.pipeline.datasets.fetch import fetch  # noqa: E402
+from snnpipe.pipeline.datasets.preprocess import preprocess  # noqa: E402
 
 
 def main() -> None:

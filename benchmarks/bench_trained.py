@@ -23,24 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_engine import lane_additions, median_time, simd_peak  # noqa: E402
 
-from engine import forward, growth, learning  # noqa: E402
-from engine.forward import block_size  # noqa: E402
-from engine.generators import GEN_GLIBC, GEN_PCG64, glibc_state, pcg64_state_array  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
-from stores import checkpoint as ckpt  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine import forward, growth, learning  # noqa: E402
+from snnpipe.engine.forward import block_size  # noqa: E402
+from snnpipe.engine.generators import GEN_GLIBC, GEN_PCG64, glibc_state, pcg64_state_array  # noqa: E402
+from snnpipe.engine.trainer import Trainer  # noqa: E402
+from snnpipe.stores import checkpoint as ckpt  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 def l2_bytes() -> int:

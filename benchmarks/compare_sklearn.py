@@ -13,20 +13,18 @@ writes): the same split the SONN is trained and tested on.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 
-from engine.estimator import SONNClassifier  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine.estimator import SONNClassifier  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 def main() -> None:

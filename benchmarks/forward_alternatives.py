@@ -39,12 +39,11 @@ import numpy as np
 from numba import njit, prange
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine import forward  # noqa: E402
-from engine.network import Network  # noqa: E402
-from stores import checkpoint as ckpt  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine import forward  # noqa: E402
+from snnpipe.engine.network import Network  # noqa: E402
+from snnpipe.stores import checkpoint as ckpt  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 @njit(cache=True)

@@ -12,19 +12,17 @@ out when the checkpoint was trained with --validation 10000) and test.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine.network import Network  # noqa: E402
-from engine.trainer import decided_correct  # noqa: E402
-from pipeline.evaluate import spike_counts  # noqa: E402
-from stores.checkpoint import load  # noqa: E402
-from stores.dataset import open_dataset  # noqa: E402
+from snnpipe.engine.network import Network  # noqa: E402
+from snnpipe.engine.trainer import decided_correct  # noqa: E402
+from snnpipe.pipeline.results.evaluate import spike_counts  # noqa: E402
+from snnpipe.stores.checkpoint import load  # noqa: E402
+from snnpipe.stores.dataset import open_dataset  # noqa: E402
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 The same engine as `snnpipe train`, another face: the hyperparameters are the Config fields
 (except `columns` and `receptors`, which come from the data), plus `max_samples` (the
 training budget), `random_state`, and `levels`/`sampling` as in Config. No I/O here: saving
-and loading go through `stores.checkpoint` (`save_estimator` / `load_estimator`).
+and loading go through `snnpipe.stores.checkpoint` (`save_estimator` / `load_estimator`).
 
 Input: X is (n, d) or (n, h, w); integers are intensities 0..255, floats are taken as
 intensities in [0, 1] and scaled to 0..255 (bool: 0 or 255). So an image-like array works

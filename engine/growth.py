@@ -1,7 +1,7 @@
 """Growth: new connections on free slots of one column (docs/model.md, rules E5 and F4).
 
 Both rules work on one column's (neurons, slots) receptor and weight arrays in place, draw
-from a generator state array (`engine.generators`), and return the number of slots grown.
+from a generator state array (`snnpipe.engine.generators`), and return the number of slots grown.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Learning (docs/model.md): reinforcement (rule E4) and decay with pruning (rule E6).
 
-Which reinforcement runs where, in training (`engine.batch.train_batch`):
+Which reinforcement runs where, in training (`snnpipe.engine.batch.train_batch`):
 - `reinforce_column_nested`: intensity planes (nested: a receptor on at one level stays on
   at every dimmer one), the SONN's case; each slot costs one lookup of its receptor's first
   cycle (`receptor_first_cycles`);

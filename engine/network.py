@@ -6,7 +6,7 @@ entries per row, explicit zeros for free slots, duplicates allowed because two s
 share a receptor). The kernels work on the CSR's own `indices`/`data` buffers, so there is
 one copy of the state and scipy sees every update.
 
-Learning changes this state in `engine.batch.train_batch`, which runs the rules of
+Learning changes this state in `snnpipe.engine.batch.train_batch`, which runs the rules of
 engine/learning.py (reinforcement, decay) and engine/growth.py once per step, compiled; the
 same steps one at a time, in Python, are the tests' reference (tests/stepwise.py).
 """

@@ -5,8 +5,8 @@ Two arithmetics (docs/model.md, rules E7 and F1):
   comparison is integer arithmetic and runs reproduce bit for bit;
 - `binary32`: D𝜋's program: `q` is a float32; up-steps add the float32 quotient up/denominator
   in float32, down-steps subtract down/denominator in float64 and round back to float32.
-The compiled batch (`engine.batch`) uses the `*_kernel` functions below; this class holds the
-state between batches and for checkpoints.
+The compiled batch (`snnpipe.engine.batch`) uses the `*_kernel` functions below; this class
+holds the state between batches and for checkpoints.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Online training: the spec's batch procedure, priming rules, epochs, and exact state.
 
 Read top to bottom: `Trainer.train_batch` is rule E8 of docs/model.md ("One training
-batch"), run as one compiled call (`engine.batch.train_batch`); `next_batch` is rule E9 (or
+batch"), run as one compiled call (`snnpipe.engine.batch.train_batch`); `next_batch` is rule E9 (or
 F3). All randomness comes from one generator owned by the trainer (PCG64, rule E11, or
 glibc's rand() in D𝜋's faithful mode, rule F2), held as a state array that the kernel
 advances; it, the counters, the quantilizers and the network round-trip
@@ -86,7 +86,7 @@ class TrainerState:
     counters: Counters = field(default_factory=Counters)
 
 
-_COUNTER_FIELDS = (  # TrainerState / Counters fields in `engine.batch` counter order
+_COUNTER_FIELDS = (  # TrainerState / Counters fields in `snnpipe.engine.batch` counter order
     ("batches_seen", None), ("positive_learns", None), ("negative_learns", None),
     ("samples_seen", None), ("evaluated_at_positive", None), (None, "samples"),
     (None, "online_correct"), (None, "online_no_decision"), (None, "positive_steps"),

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-from pipeline import entry
+from snnpipe.pipeline import entry
 
-# `python -m pipeline.cli`, or a console script written before pipeline.entry existed: the
-# start-up handlers go in before the imports below (numba, zarr, dask take a while), so
-# Ctrl-C or SIGTERM from the first instant exits 130 or 143 without a traceback. `main`
-# hands over after them. Only in the `snnpipe` process itself, never in one that imports
-# this module (tests); the console script installed them already (pipeline.entry).
+# `python -m snnpipe.pipeline.cli`: the start-up handlers go in before the imports below
+# (numba, zarr, dask take a while), so Ctrl-C or SIGTERM from the first instant exits 130
+# or 143 without a traceback. `main` hands over after them. Only in the `snnpipe` process
+# itself, never in one that imports this module (tests); the console script installed them
+# already (snnpipe.pipeline.entry).
 if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "snnpipe") and entry.install():
-    from stores import faults as _faults  # tests signal at this known point
+    from snnpipe.stores import faults as _faults  # tests signal at this known point
     _faults.hit("import", 1)
 
 import contextlib  # noqa: E402
@@ -34,11 +34,10 @@ try:                                   # typer >= 0.24 carries its own copy of c
 except ImportError:                    # pragma: no cover
     from click import exceptions as click_errors  # noqa: E402
 
-from engine import PRESETS  # noqa: E402
-
-from .errors import Terminated, user_error_types  # noqa: E402
-from .report import RichReporter, err, one_line, out, print_error  # noqa: E402
-from .reproduce import ReproduceOptions  # noqa: E402
+from snnpipe.engine import PRESETS  # noqa: E402
+from snnpipe.pipeline.errors import Terminated, user_error_types  # noqa: E402
+from snnpipe.pipeline.training.report import RichReporter, err, one_line, out, print_error  # noqa: E402
+from snnpipe.pipeline.training.reproduce import ReproduceOptions  # noqa: E402
 
 
 def _terminate(signum, frame) -> None:
@@ -196,7 +195,7 @@ def fetch(dataset: DatasetOpt = "mnist", data_dir: DataDir = Path("data"),
           source: Annotated[Path | None, typer.Option(
               help="Folder holding the four IDX files (raw or .gz).")] = None) -> None:
     """Get the raw files (IDX; digits from scikit-learn), verify them, cache in DATA_DIR/raw/."""
-    from .sources import fetch_line
+    from snnpipe.pipeline.datasets.sources import fetch_line
     out.print(fetch_line(dataset, data_dir, source))
 
 
@@ -222,7 +221,7 @@ def import_(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Register your own data set (CIFAR-10 binary, image folders, npz) under DATA_DIR."""
-    from .importer import import_dataset
+    from snnpipe.pipeline.datasets.importer import import_dataset
     res = import_dataset(name, path, data_dir, format_, color, test_fraction, seed, size, force)
     shape = " x ".join(map(str, res.image_shape))
     official = {True: "; official release (checksum matched)",
@@ -253,9 +252,9 @@ def preprocess(
         help="Start a local dask.distributed cluster with N workers.")] = None,
 ) -> None:
     """Turn every image into its intensity planes with Dask and store them in zarr."""
-    from .configuration import parse_levels
-    from .options import check_workers
-    from .preprocess import preprocess as run
+    from snnpipe.pipeline.datasets.preprocess import preprocess as run
+    from snnpipe.pipeline.options import check_workers
+    from snnpipe.pipeline.training.configuration import parse_levels
     lv = parse_levels(levels)
     check_workers(workers)
     res = run(dataset, data_dir, output, lv, force, source, scheduler, workers)
@@ -275,10 +274,9 @@ def preprocess(
 def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
                 set_: SetOpt = None) -> None:
     """Print the effective configuration as TOML (D𝜋's program switches explained)."""
-    from engine.config import FIELD_HELP
-    from stores.runs import to_toml
-
-    from .configuration import build_config, preset_seed
+    from snnpipe.engine.config import FIELD_HELP
+    from snnpipe.pipeline.training.configuration import build_config, preset_seed
+    from snnpipe.stores.runs import to_toml
     out.print(to_toml(build_config(preset, config, set_).to_dict(), FIELD_HELP), end="")
     out.print(f"# runs of this preset default to --seed {preset_seed(preset, None)}")
 
@@ -323,11 +321,11 @@ def train(
     store: Annotated[Path | None, typer.Option(help="Dataset store to read.")] = None,
 ) -> None:
     """Train the SONN; metrics to RUN_DIR/metrics.jsonl and wandb, checkpoints in zarr."""
-    from .configuration import build_config, preset_seed
-    from .options import resume_folder
-    from .tracking import wandb_mode as checked_wandb_mode
-    from .train import TrainOptions
-    from .train import train as run
+    from snnpipe.pipeline.options import resume_folder
+    from snnpipe.pipeline.training.configuration import build_config, preset_seed
+    from snnpipe.pipeline.training.tracking import wandb_mode as checked_wandb_mode
+    from snnpipe.pipeline.training.train import TrainOptions
+    from snnpipe.pipeline.training.train import train as run
     mode = checked_wandb_mode(wandb_mode)
     resume = resume_folder("train", resume, _given(ctx))
     cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
@@ -348,7 +346,7 @@ def train(
             err.print(f"interrupted before the first batch; nothing trained. Run the same "
                       f"command again (or snnpipe train --resume {result.run_dir})")
         raise typer.Exit(130)
-    from .train import selection_key
+    from snnpipe.pipeline.training.train import selection_key
     key = selection_key(result.rows[0] if result.rows else {})
     best = [r[key] for r in result.rows if r.get(key) is not None]
     if best:
@@ -381,7 +379,7 @@ def eval_(
     ] = None,
 ) -> None:
     """Evaluate checkpoints: accuracy, no-decision rate, precision / recall / F1."""
-    from .evaluate import evaluate_checkpoints
+    from snnpipe.pipeline.results.evaluate import evaluate_checkpoints
     failed: list[str] = []
     results = evaluate_checkpoints(paths, dataset, split, limit, data_dir, store, failed,
                                    on_note=(err if as_json else out).print,
@@ -442,7 +440,7 @@ def ensemble(
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Sum several checkpoints' votes: write them as one network (neurons side by side)."""
-    from .ensemble import build_ensemble
+    from snnpipe.pipeline.training.ensemble import build_ensemble
     info = build_ensemble(paths, output, last, force)
     out.print(f"wrote {info['output']}: {len(info['members'])} members, "
               f"{info['neurons_per_column']:,} neurons per column; score it with "
@@ -496,9 +494,9 @@ def reproduce(
     dataset: DatasetOpt = "mnist",
 ) -> None:
     """Train a configuration on a full data set (MNIST by default) for a time budget."""
-    from .options import resume_folder
-    from .reproduce import reproduce as run
-    from .reproduce import reproduce_options
+    from snnpipe.pipeline.options import resume_folder
+    from snnpipe.pipeline.training.reproduce import reproduce as run
+    from snnpipe.pipeline.training.reproduce import reproduce_options
     resume = resume_folder("reproduce", resume, _given(ctx))
     opts = reproduce_options(preset, config, set_, seed, sampling, wandb_mode,
                              eval_every_samples=eval_every_samples, run_dir=run_dir,
@@ -538,7 +536,7 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="A train or reproduce run 
                   "test accuracy over these bands (the level, not a best-of-many).")] = None,
          ) -> None:
     """Draw a run's curves, confusion matrix and receptive fields as PNGs."""
-    from .plots import draw
+    from snnpipe.pipeline.results.plots import draw
     for line in draw(run_dir, output, against or [], label, band or []):
         out.print(line, markup=False)
 
@@ -557,8 +555,8 @@ def priming(
              "no-negative-cap, neither-rule.")] = None,
 ) -> None:
     """The priming ablation: both start-up rules, each one off, both off."""
-    from .ablation import CHECKPOINTS, check_request, priming_ablation
-    from .reproduce import reproduce_options
+    from snnpipe.pipeline.training.ablation import CHECKPOINTS, check_request, priming_ablation
+    from snnpipe.pipeline.training.reproduce import reproduce_options
     check_request(samples, run_dir, variant)
     opts = reproduce_options("default", None, None, seed, sampling, wandb_mode)
     marks = [m for m in CHECKPOINTS if m <= samples] or [samples]
@@ -587,10 +585,10 @@ def sweep(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Run a sweep or a seed study on dask.distributed; one train run folder per trial."""
-    from .plots import plot_sweep
-    from .report import SweepProgress, sweep_table
-    from .sweep import check_options, read_spec, spec_size
-    from .sweep import sweep as run
+    from snnpipe.pipeline.results.plots import plot_sweep
+    from snnpipe.pipeline.training.report import SweepProgress, sweep_table
+    from snnpipe.pipeline.training.sweep import check_options, read_spec, spec_size
+    from snnpipe.pipeline.training.sweep import sweep as run
     mode = check_options(workers, scheduler, wandb_mode)
     sp = read_spec(spec)
     folder = folder or Path("runs") / f"sweep-{sp.name}"
@@ -599,7 +597,7 @@ def sweep(
     table, markdown = sweep_table(sp, res.rows, res.selected)
     out.print(table)
     runs_md = folder / "sweep.md"
-    from stores.runs import write_text_atomic
+    from snnpipe.stores.runs import write_text_atomic
     write_text_atomic(runs_md, markdown)
     paths = plot_sweep(folder, res.rows, sp.swept)
     out.print(f"sweep folder {folder}: sweep.jsonl, sweep.md"
@@ -627,7 +625,7 @@ def predict(
         help="auto (28 x 28 dark images as they are), always or never.")] = "auto",
 ) -> None:
     """Predict the digit in your own images, prepared the way MNIST was made."""
-    from .predict import predict as run
+    from snnpipe.pipeline.results.predict import predict as run
     results = run(checkpoint, list(images or []), idx, show, prepare)
     failed = [r for r in results if r.error]
     if as_json:

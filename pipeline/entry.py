@@ -3,8 +3,8 @@
 pyproject.toml points the script at `main` here. Importing this module installs the
 handlers before anything else is imported: with `_signal`, the C module the interpreter
 loaded at start-up (`signal` itself spends milliseconds building its enums), then
-`pipeline.cli` and the heavy modules (numba, zarr, dask, typer) follow. A signal that
-arrives before `pipeline.cli` takes over ends the process at once, with exit code 130
+`snnpipe.pipeline.cli` and the heavy modules (numba, zarr, dask, typer) follow. A signal that
+arrives before `snnpipe.pipeline.cli` takes over ends the process at once, with exit code 130
 (SIGINT) or 143 (SIGTERM) and one word, no traceback: nothing has been written yet.
 What runs before this module (the interpreter's own start-up, `site` and the `.pth` files
 of the environment) is out of any program's reach.
@@ -35,16 +35,16 @@ def install() -> bool:
 
 
 def is_early(handler: object) -> bool:
-    """Whether `handler` is the start-up one, which `pipeline.cli` replaces once loaded."""
+    """Whether `handler` is the start-up one, which `snnpipe.pipeline.cli` replaces once loaded."""
     return handler is _early
 
 
 def main() -> None:
     """The console script: handlers first, then the command line."""
     install()
-    from stores import faults  # tests signal at this known point
+    from snnpipe.stores import faults  # tests signal at this known point
     faults.hit("import", 1)
-    from pipeline.cli import app
+    from snnpipe.pipeline.cli import app
     app()
 
 

@@ -13,6 +13,6 @@ class Terminated(KeyboardInterrupt):
 def user_error_types() -> tuple[type[Exception], ...]:
     """What a command reports as one `error:` line: the pipeline's errors, the stores' and
     the configuration's."""
-    from engine import ConfigError
-    from stores.errors import StoreError
+    from snnpipe.engine import ConfigError
+    from snnpipe.stores.errors import StoreError
     return (PipelineError, StoreError, ConfigError)

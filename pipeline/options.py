@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stores import runfolder
-
-from .errors import PipelineError
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import runfolder
 
 RUNS_ROOT = Path("runs")        # where `--resume latest` looks
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from engine import Config, ConfigError
+from snnpipe.engine import Config, ConfigError
 
 from . import integrity
 from .atomic import atomic_directory
@@ -179,7 +179,7 @@ def _check_attribute_types(path: Path, attrs: dict) -> None:
 
 def save_estimator(path: Path, estimator, dataset: str = "",
                    checksums: dict | None = None) -> Path:
-    """A fitted `engine.estimator.SONNClassifier` as a checkpoint (`snnpipe eval` and
+    """A fitted `snnpipe.engine.estimator.SONNClassifier` as a checkpoint (`snnpipe eval` and
     `snnpipe predict` read it; `dataset` names the store it belongs to, if any)."""
     if not hasattr(estimator, "trainer_"):
         from sklearn.exceptions import NotFittedError
@@ -196,8 +196,8 @@ def save_estimator(path: Path, estimator, dataset: str = "",
 def load_estimator(path: Path):
     """Any checkpoint (from `train`, `reproduce` or `save_estimator`) as a fitted
     SONNClassifier; a checkpoint without class labels gets 0..columns-1."""
-    from engine.estimator import SONNClassifier
-    from engine.trainer import Trainer
+    from snnpipe.engine.estimator import SONNClassifier
+    from snnpipe.engine.trainer import Trainer
     cp = load(path)
     try:
         trainer = Trainer.from_state(cp.cfg, cp.arrays, cp.state)

@@ -6,7 +6,7 @@ flat arrays), color, class_names, prepare (how `predict` makes an image look lik
 "centre" MNIST-style or "resize"), the SHA-256 of every source file, whether the files are
 the official release, a SHA-256 `digest` of the content (what the preprocessed store and
 checkpoints record as their checksum), `integrity` (the CRC-32C of every stored chunk, as
-in stores.integrity, verified before the arrays are read, so a missing or damaged chunk is
+in snnpipe.stores.integrity, verified before the arrays are read, so a missing or damaged chunk is
 refused instead of reading as zeros), and `complete: true`, written last. The store is
 written under its lock into a temporary folder that is renamed into place only when whole.
 """

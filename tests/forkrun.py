@@ -1,6 +1,6 @@
 """Run `snnpipe` in a real child process that starts in a fraction of a second.
 
-A fresh `python -m pipeline.cli` spends 2-4 s importing numba, scipy, zarr, dask, typer and
+A fresh `python -m snnpipe.pipeline.cli` spends 2-4 s importing numba, scipy, zarr, dask, typer and
 rich and loading the cached kernels before it does any work, and the suite starts hundreds
 of them. Here one server process per test worker (tests/forkserver.py) imports all of that
 once and runs every engine kernel once; each command is then a `fork` of it: a real process
@@ -163,11 +163,11 @@ def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None,
 
 
 def fresh(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600) -> Finished:
-    """`python -m pipeline.cli ARGS` in a brand-new interpreter: for what happens while the
+    """`python -m snnpipe.pipeline.cli ARGS` in a brand-new interpreter: for what happens while the
     modules load (Ctrl-C in the first instant), which a forked child has already passed."""
     full_env = dict(os.environ if env is None else env)
     full_env.setdefault("WANDB_MODE", "disabled")
-    cmd = [sys.executable, "-m", "pipeline.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "snnpipe.pipeline.cli", *map(str, args)]
     res = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
                          timeout=timeout)
     return Finished(cmd, res.returncode, res.stdout, res.stderr)

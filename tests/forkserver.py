@@ -29,7 +29,7 @@ def become(req: dict) -> None:
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", closefd=False)
-    from stores import faults
+    from snnpipe.stores import faults
     faults._SPEC, faults._WRITES = False, 0      # as in a new process: no fault read yet
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
@@ -38,7 +38,7 @@ def become(req: dict) -> None:
     sys.argv = ["snnpipe", *req["args"]]
     code = 0
     try:
-        from pipeline.entry import main as console_script  # what `snnpipe` runs
+        from snnpipe.pipeline.entry import main as console_script  # what `snnpipe` runs
         console_script()
     except SystemExit as exc:
         if exc.code is None:

@@ -19,10 +19,10 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from engine import Config  # noqa: E402
-from engine.encoding import planes_from_pixels  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
-from pipeline.cli import app  # noqa: E402
+from snnpipe.engine import Config  # noqa: E402
+from snnpipe.engine.encoding import planes_from_pixels  # noqa: E402
+from snnpipe.engine.trainer import Trainer  # noqa: E402
+from snnpipe.pipeline.cli import app  # noqa: E402
 
 
 def _run_kernels() -> None:

@@ -3,7 +3,7 @@ and no exit code of a real process (those run in tests/forkrun.py's children).""
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from snnpipe.pipeline.cli import app
 
 runner = CliRunner()
 

@@ -1,5 +1,5 @@
 """The step-by-step trainer: snnpipe's original Python batch loop, kept as the reference that
-the compiled batch (`engine.batch.train_batch`) must match bit for bit (exact mode).
+the compiled batch (`snnpipe.engine.batch.train_batch`) must match bit for bit (exact mode).
 
 Every learning step goes through Python: numpy's `Generator.choice`/`integers` for growth,
 one kernel call per reinforcement, counters in Python. Slow and obviously the spec: rule E8
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import learning
-from engine.encoding import sample_masks
-from engine.generators import pcg64_load_state, pcg64_state_array
-from engine.network import Network
-from engine.trainer import Trainer, decided_correct, margins
+from snnpipe.engine import learning
+from snnpipe.engine.encoding import sample_masks
+from snnpipe.engine.generators import pcg64_load_state, pcg64_state_array
+from snnpipe.engine.network import Network
+from snnpipe.engine.trainer import Trainer, decided_correct, margins
 
 
 class StepwiseTrainer(Trainer):

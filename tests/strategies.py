@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from engine import Config
+from snnpipe.engine import Config
 
 
 @st.composite

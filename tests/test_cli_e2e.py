@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import zarr
 
-from stores import checkpoint as ckpt
-from stores.runs import read_metrics
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores.runs import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 # Small but real: 1/4 of the neurons keeps each epoch well under a second.
@@ -31,7 +31,7 @@ def one_error_line(res):
 
 
 def strip_timing(rows):
-    from pipeline.train import strip_timing as strip
+    from snnpipe.pipeline.training.train import strip_timing as strip
     return [strip(r) for r in rows]
 
 
@@ -139,7 +139,7 @@ def test_corrupt_and_foreign_checkpoints(trained_run, tmp_path):
 
 def test_eval_refuses_mismatched_store(trained_run, tmp_path, mnist_raw):
     run, _ = trained_run
-    from pipeline.preprocess import preprocess
+    from snnpipe.pipeline.datasets.preprocess import preprocess
     _, cache = mnist_raw
     other = preprocess("mnist", tmp_path, levels=(200, 100), source=cache).path
     msg = one_error_line(cli("eval", run / "checkpoints" / "last.zarr", "--store", other))

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import zarr
 
-from stores import checkpoint as ckpt
-from stores.runs import read_metrics
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores.runs import read_metrics
 
 # Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too; the
 # `snapshots` variant adds its write (snapshots.zarr, final epoch) to the journal.
@@ -34,7 +34,7 @@ def run(*args, env=None, wait=True):
 
 
 def strip(rows):
-    from pipeline.train import strip_timing
+    from snnpipe.pipeline.training.train import strip_timing
     return [strip_timing(r) for r in rows]
 
 
@@ -214,8 +214,8 @@ def test_sigkill_while_a_resume_rewrites_run_json_loses_nothing(mnist_store, tmp
     """The write of `reproduce --resume --max-samples N` records the new
     N in run.json. Killed at either step of that write, the next resume finishes the job
     exactly as an uninterrupted one does."""
-    from engine import Config
-    from pipeline.reproduce import ReproduceOptions, reproduce
+    from snnpipe.engine import Config
+    from snnpipe.pipeline.training.reproduce import ReproduceOptions, reproduce
     base = dict(config=Config(neurons=20), eval_every_samples=200, target=101.0,
                 checkpoint_every_samples=200, wandb_mode="disabled")
     reproduce(ReproduceOptions(**base, max_samples=400, run_dir=tmp_path / "base"))
@@ -250,7 +250,7 @@ def test_sigkill_while_a_resume_rewrites_run_json_loses_nothing(mnist_store, tmp
 
 def _import_killed_at(k: int, force: bool, npz: Path, tmp: Path) -> tuple[int, bool, Path]:
     """Kill `import` at write point k (one real process); is the data set whole or absent?"""
-    from stores import rawstore
+    from snnpipe.stores import rawstore
     data = tmp / f"data-{int(force)}-{k}"
     if force:
         shutil.copytree(tmp / "ref", data)
@@ -267,7 +267,7 @@ def _import_killed_at(k: int, force: bool, npz: Path, tmp: Path) -> tuple[int, b
 def test_import_sigkill_at_every_write_point(tmp_path):
     """`snnpipe import` (new, and --force over an existing one) killed at each of its write
     points: a data set is whole or absent, and importing again finishes the job."""
-    from stores import rawstore
+    from snnpipe.stores import rawstore
     npz = tmp_path / "a.npz"
     rng = np.random.default_rng(0)
     np.savez(npz, x_train=rng.integers(0, 256, (30, 4, 4), dtype=np.uint8),
@@ -285,7 +285,7 @@ def test_import_sigkill_at_every_write_point(tmp_path):
            [(k, True) for k in range(1, len(replace) + 1)]
     with ThreadPoolExecutor(2) as pool:
         procs = list(pool.map(lambda j: _import_killed_at(j[0], j[1], npz, tmp_path), jobs))
-    from pipeline.importer import import_dataset
+    from snnpipe.pipeline.datasets.importer import import_dataset
     for k, visible_ok, data in procs:
         assert visible_ok, f"kill at write point {k} left a half-written data set"
         import_dataset("mine", npz, data, force=True)      # recovers, then finishes the job
@@ -362,7 +362,7 @@ def _stopped_as_said(res, code: int, word: str, where: str) -> None:
 
 
 def test_import_stopped_at_every_write_point_leaves_old_or_new_and_nothing_beside(tmp_path):
-    from stores import rawstore
+    from snnpipe.stores import rawstore
     old_npz, new_npz = _tiny_npz(tmp_path / "old.npz", 0), _tiny_npz(tmp_path / "new.npz", 1)
     ref = tmp_path / "ref"
     (tmp_path / "t1").mkdir()
@@ -402,7 +402,7 @@ def test_import_stopped_at_every_write_point_leaves_old_or_new_and_nothing_besid
 
 
 def test_preprocess_force_stopped_at_every_write_point_keeps_a_whole_store(tmp_path):
-    from stores import dataset
+    from snnpipe.stores import dataset
     data, out = tmp_path / "data", tmp_path / "s.zarr"
     assert run("import", "mine", _tiny_npz(tmp_path / "a.npz", 0), "--data-dir",
                data).returncode == 0

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
 
-from engine import Config, ConfigError, Network
-from engine.encoding import planes_from_pixels
-from engine.quantilizer import Quantilizer
-from engine.trainer import Trainer
+from snnpipe.engine import Config, ConfigError, Network
+from snnpipe.engine.encoding import planes_from_pixels
+from snnpipe.engine.quantilizer import Quantilizer
+from snnpipe.engine.trainer import Trainer
 
 
 @given(configs(), st.integers(0, 2**32), st.integers(0, 40), st.data())
@@ -117,7 +117,7 @@ def test_training_learns_the_toy_task():
     tr = _train(SMALL, seed=0, epochs=4, n=400)
     pixels, planes, labels = _toy_data(SMALL, 400, 99)
     counts = tr.net.spike_counts(planes)
-    from engine.trainer import decided_correct
+    from snnpipe.engine.trainer import decided_correct
     assert decided_correct(counts, labels)[0].mean() > 0.8
 
 

@@ -8,9 +8,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import configs, random_pixels, random_state
 
-from engine import Config, Network, forward, learning
-from engine.encoding import planes_from_pixels
-from engine.trainer import Trainer
+from snnpipe.engine import Config, Network, forward, learning
+from snnpipe.engine.encoding import planes_from_pixels
+from snnpipe.engine.trainer import Trainer
 
 
 def _check_spike_counts(cfg, seed, n):
@@ -175,7 +175,7 @@ def test_negative_halving_rounds_toward_minus_infinity():
 
 
 def test_tie_at_top_is_a_miss():
-    from engine.trainer import decided_correct
+    from snnpipe.engine.trainer import decided_correct
     counts = np.array([[5, 5, 1], [6, 5, 1], [1, 1, 1], [0, 2, 2]])
     labels = np.array([0, 0, 2, 1])
     correct, no_decision = decided_correct(counts, labels)

@@ -10,7 +10,7 @@ import pytest
 from inprocess import error_line, ok
 from test_import import make_npz
 
-from stores import checkpoint as ckpt
+from snnpipe.stores import checkpoint as ckpt
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from engine.estimator import SONNClassifier
-from stores import checkpoint as ckpt
+from snnpipe.engine.estimator import SONNClassifier
+from snnpipe.stores import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_passes_scikit_learns_estimator_checks():
 
 @pytest.fixture(scope="module")
 def mnist(mnist_store):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     ds = open_dataset(mnist_store)
     return ds.load("train", 3000), ds.load("test", 1000)
 
@@ -104,8 +104,8 @@ def test_defaults_are_the_engines_config():
     """Each hyperparameter is a Config field with Config's default (written once, there);
     the fields it leaves out come from the data (columns, receptors) or from a training
     run's policy (snapshots)."""
-    from engine import Config
-    from engine.estimator import HYPERPARAMETERS
+    from snnpipe.engine import Config
+    from snnpipe.engine.estimator import HYPERPARAMETERS
     params = SONNClassifier().get_params()
     assert set(params) == {*HYPERPARAMETERS, "max_samples", "random_state"}
     assert set(Config.field_names()) - set(HYPERPARAMETERS) == {"columns", "receptors",

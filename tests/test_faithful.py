@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from stepwise import StepwiseTrainer
 from strategies import configs, random_pixels
 
-from engine import Config
-from engine import generators as gen
-from engine.growth import grow_dpi_walk
-from engine.quantilizer import observe_binary32_stream
-from engine.trainer import Trainer
+from snnpipe.engine import Config
+from snnpipe.engine import generators as gen
+from snnpipe.engine.growth import grow_dpi_walk
+from snnpipe.engine.quantilizer import observe_binary32_stream
+from snnpipe.engine.trainer import Trainer
 
 LIBC = ctypes.CDLL("libc.so.6")
 
@@ -64,7 +64,7 @@ def test_binary32_quantilizer_never_lands_on_zero_again_as_sonn_md_says():
     """The whole difference between the modes: after one error of 1 and then silence
     (err = 0), the exact q comes back to 0 and stays (x == q: nothing), while the float q
     never equals 0 again and keeps stepping."""
-    from engine.quantilizer import Quantilizer
+    from snnpipe.engine.quantilizer import Quantilizer
     exact = Quantilizer(19, 1, 100)
     exact.observe_all(np.array([1] + [0] * 60))
     assert exact.units == 0
@@ -114,7 +114,7 @@ def test_compiled_batch_is_bit_identical_to_the_step_by_step_trainer(cfg, seed, 
 
 
 def test_compiled_batch_matches_on_real_mnist(mnist_store):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     ds = open_dataset(mnist_store)
     tr = ds.load("train", 4000)
     cfg = Config(neurons=120)
@@ -129,7 +129,7 @@ def test_compiled_batch_matches_on_real_mnist(mnist_store):
 
 
 def test_faithful_state_round_trips_and_resumes_bit_identically(mnist_store):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     ds = open_dataset(mnist_store)
     tr = ds.load("train", 3000)
     cfg = Config.preset("dpi-program").replace(neurons=60)
@@ -149,8 +149,8 @@ def test_faithful_state_round_trips_and_resumes_bit_identically(mnist_store):
 
 def test_compiled_batch_matches_for_a_large_network(mnist_store):
     """Columns of >= PARALLEL_REINFORCE_NEURONS reinforce on all cores: still bit-identical."""
-    from engine.learning import PARALLEL_REINFORCE_NEURONS
-    from stores.dataset import open_dataset
+    from snnpipe.engine.learning import PARALLEL_REINFORCE_NEURONS
+    from snnpipe.stores.dataset import open_dataset
     tr = open_dataset(mnist_store).load("train", 1200)
     cfg = Config.preset("dpi-98.9").replace(neurons=PARALLEL_REINFORCE_NEURONS + 52)
     fast, slow = Trainer(cfg, seed=11), StepwiseTrainer(cfg, seed=11)

@@ -8,9 +8,9 @@ import forkrun
 import numpy as np
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.fetch import CHECKSUMS, FILES
-from pipeline.idx import parse_images, parse_labels, parse_split
+from snnpipe.pipeline.datasets.fetch import CHECKSUMS, FILES
+from snnpipe.pipeline.datasets.idx import parse_images, parse_labels, parse_split
+from snnpipe.pipeline.errors import PipelineError
 
 
 def idx_images(n, rows=28, cols=28, magic=0x803):
@@ -89,7 +89,7 @@ def test_fetch_rejects_broken_source_and_writes_nothing(tmp_path, mnist_raw, dam
 
 
 def test_fetch_from_gz_source_fills_cache(tmp_path, mnist_raw):
-    from pipeline.fetch import fetch
+    from snnpipe.pipeline.datasets.fetch import fetch
     _, cache = mnist_raw
     src = tmp_path / "src"
     _copy_source(cache, src, gz=True)

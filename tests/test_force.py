@@ -9,7 +9,7 @@ import shutil
 from inprocess import error_line, ok
 from test_import import make_npz
 
-from stores import rawstore
+from snnpipe.stores import rawstore
 
 
 def tree(folder) -> dict:

@@ -17,9 +17,9 @@ from inprocess import error_line
 from test_crash import TRAIN, run, snapshot
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from stores import checkpoint as ckpt
-from stores import integrity
+from snnpipe.pipeline.cli import app
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores import integrity
 
 runner = CliRunner()
 
@@ -111,7 +111,7 @@ def test_checkpoint_indices_are_validated(mnist_store, tmp_path):
 
 
 def test_disk_full_is_one_line_and_leaves_no_store(monkeypatch, mnist_raw, tmp_path):
-    from stores import dataset as dataset_store
+    from snnpipe.stores import dataset as dataset_store
 
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -243,7 +243,7 @@ def test_plot_refuses_repeated_labels_and_reads_a_torn_log(tmp_path):
                                       "--against", f"a={run}")
     row = {"samples_seen": 1, "test_accuracy": 0.5}
     (run / "results.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(row)[:9])
-    from pipeline.summary import load_points
+    from snnpipe.pipeline.results.summary import load_points
     assert load_points(run) == [row]
 
 

@@ -14,8 +14,8 @@ from inprocess import error_line, ok
 from PIL import Image
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from stores import rawstore
+from snnpipe.pipeline.cli import app
+from snnpipe.stores import rawstore
 
 runner = CliRunner()
 TINY = ["--set", "neurons=20", "--epochs", "1", "--wandb-mode", "disabled"]
@@ -392,8 +392,8 @@ def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path
     from the already-fetched raw cache (copied, as a fresh folder's fetch would leave it);
     Fashion-MNIST from the Debian package, downloaded (`apt-get download`) as on a machine
     where it is not installed."""
-    from pipeline import fetch as fetch_module
-    from stores import checkpoint as ckpt
+    from snnpipe.pipeline.datasets import fetch as fetch_module
+    from snnpipe.stores import checkpoint as ckpt
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     data = tmp_path / "empty"
     shutil.copytree(mnist_raw[1], data / "raw" / "mnist")
@@ -423,7 +423,7 @@ def test_store_records_its_source(tmp_path):
 
 # ------------------------------------------------------------------ with integrity
 def test_imported_data_carries_checksums_and_a_damaged_one_is_refused(tmp_path):
-    from stores import dataset
+    from snnpipe.stores import dataset
     data = tmp_path / "d"
     npz = make_npz(tmp_path / "a.npz")
     ok("import", "arr", npz, "--data-dir", data)

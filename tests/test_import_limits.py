@@ -33,7 +33,7 @@ def capped(*args) -> subprocess.CompletedProcess:
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "snnpipe.pipeline.cli", *map(str, args)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300,
                           preexec_fn=cap)
 
@@ -104,7 +104,7 @@ def test_an_npz_member_declaring_10_gb_is_refused_before_it_is_read(tmp_path):
 
 
 def test_an_npz_larger_than_memory_allows_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from pipeline import readers
+    from snnpipe.pipeline.datasets import readers
     data = tmp_path / "data"
     npz = make_npz(tmp_path / "a.npz")
     monkeypatch.setattr(readers, "memory_budget", lambda: 1500)

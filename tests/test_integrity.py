@@ -17,11 +17,11 @@ from test_crash import snapshot
 from test_hostile import error_line
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.reproduce import ReproduceOptions, reproduce
-from stores import checkpoint as ckpt
-from stores import integrity
-from stores.errors import StoreError
+from snnpipe.pipeline.cli import app
+from snnpipe.pipeline.training.reproduce import ReproduceOptions, reproduce
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores import integrity
+from snnpipe.stores.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -226,7 +226,7 @@ def test_train_resume_refuses_options_the_run_fixed(trained, option):
 
 # -------------------------------------------------------- reproduce keeps its settings
 def _reproduce(tmp_path: Path, name: str, **kw):
-    from engine import Config
+    from snnpipe.engine import Config
     opts = ReproduceOptions(config=Config(neurons=20), eval_every_samples=200,
                             checkpoint_every_samples=200, wandb_mode="disabled",
                             **({"run_dir": tmp_path / name} if "resume" not in kw else {}),
@@ -275,7 +275,7 @@ def test_estimator_takes_numpy_integers_and_never_clips_silently(tmp_path):
     from sklearn.base import clone
     from sklearn.exceptions import DataConversionWarning, NotFittedError
 
-    from engine.estimator import SONNClassifier
+    from snnpipe.engine.estimator import SONNClassifier
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (60, 16)).astype(np.uint8)
     y = np.arange(60) % 3
@@ -305,7 +305,7 @@ def test_predict_never_on_a_large_image_and_transparent_ink(tmp_path):
     Image.new("L", (200, 200), 0).save(big)
     assert "200 x 200" in error_line("predict", ROOT / "docs/reproduce/best.zarr", big,
                                      "--prepare", "never")
-    from pipeline.predict import load_gray
+    from snnpipe.pipeline.results.predict import load_gray
     rgba = np.zeros((28, 28, 4), np.uint8)              # black "1" on transparent
     rgba[4:24, 13:15] = (0, 0, 0, 255)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "one.png")

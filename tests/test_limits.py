@@ -8,9 +8,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import random_pixels, random_state
 
-from engine import Config, ConfigError, Network
-from engine.config import MAX_LEVELS, MAX_THRESHOLD
-from engine.encoding import planes_from_pixels
+from snnpipe.engine import Config, ConfigError, Network
+from snnpipe.engine.config import MAX_LEVELS, MAX_THRESHOLD
+from snnpipe.engine.encoding import planes_from_pixels
 
 
 @st.composite

@@ -8,8 +8,8 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engine import Network
-from stores import checkpoint as ckpt
+from snnpipe.engine import Network
+from snnpipe.stores import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
 BEST = ROOT / "docs" / "reproduce" / "best.zarr"
@@ -32,7 +32,7 @@ def draw_digit(d: int, path: Path) -> Path:
 
 
 def test_mnist_digits_as_png_predict_like_eval(mnist_store, tmp_path):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     test = open_dataset(mnist_store).load("test", 40)
     paths = []
     for i, pixels in enumerate(test.pixels):
@@ -82,7 +82,7 @@ def test_bad_images_are_one_error_each_and_the_rest_still_predicted(tmp_path):
 
 
 def test_idx_file_and_foreign_checkpoints(mnist_store, tmp_path):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     test = open_dataset(mnist_store).load("test", 5)
     idx = tmp_path / "five.idx"
     idx.write_bytes(np.array([0x803, 5, 28, 28], ">u4").tobytes() + test.pixels.tobytes())

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from strategies import levels as level_sets
 
-from pipeline.errors import PipelineError
-from pipeline.preprocess import build_graph, preprocess
-from stores.dataset import open_dataset
+from snnpipe.pipeline.datasets.preprocess import build_graph, preprocess
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores.dataset import open_dataset
 
 
 @given(arrays(np.uint8, st.tuples(st.integers(1, 30), st.integers(1, 50))), level_sets())

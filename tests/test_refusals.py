@@ -10,7 +10,7 @@ from inprocess import error_line, ok
 from test_import import make_npz
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from snnpipe.pipeline.cli import app
 
 runner = CliRunner()
 TINY = ["--set", "neurons=10", "--wandb-mode", "disabled"]

@@ -9,7 +9,7 @@ from inprocess import error_line, ok
 from test_import import TINY, make_npz
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from snnpipe.pipeline.cli import app
 
 runner = CliRunner()
 

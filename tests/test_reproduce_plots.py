@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import Config
-from pipeline.ablation import VARIANTS, priming_ablation
-from pipeline.plots import plot_run
-from pipeline.reproduce import ReproduceOptions, reproduce
-from stores import checkpoint as ckpt
+from snnpipe.engine import Config
+from snnpipe.pipeline.results.plots import plot_run
+from snnpipe.pipeline.training.ablation import VARIANTS, priming_ablation
+from snnpipe.pipeline.training.reproduce import ReproduceOptions, reproduce
+from snnpipe.stores import checkpoint as ckpt
 
 SMALL = Config(neurons=40)
 

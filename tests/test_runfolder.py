@@ -14,9 +14,9 @@ import pytest
 import typer
 from inprocess import error_line
 
-from pipeline.cli import app
-from stores import runfolder
-from stores.errors import StoreError
+from snnpipe.pipeline.cli import app
+from snnpipe.stores import runfolder
+from snnpipe.stores.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 

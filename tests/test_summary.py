@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.summary import parse_band, summarize
+from snnpipe.pipeline.results.summary import parse_band, summarize
 
 
 def _points(accs: list[float], step: int = 1_000_000) -> list[dict]:

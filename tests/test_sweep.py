@@ -8,11 +8,11 @@ import forkrun
 import numpy as np
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.sweep import expand, read_spec, stores_needed, sweep, trial_id
-from stores import checkpoint as ckpt
-from stores.dataset import open_dataset
-from stores.runs import read_jsonl
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.training.sweep import expand, read_spec, stores_needed, sweep, trial_id
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores.dataset import open_dataset
+from snnpipe.stores.runs import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -58,8 +58,8 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     # validation rows are the last 200 of the first 1000 training images, never test images
     ok = next(r for r in rows if r["status"] == "ok")
     cp = ckpt.load(Path(ok["run_dir"]) / "checkpoints" / "last.zarr")
-    from engine import Network
-    from pipeline.evaluate import evaluate
+    from snnpipe.engine import Network
+    from snnpipe.pipeline.results.evaluate import evaluate
     net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
     val = open_dataset(mnist_store).load("train", 1000).split_off(200)[1]
     assert evaluate(net, val)["accuracy"] == ok["metric"]
@@ -95,12 +95,12 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
         # checkpoint_every = 1: every epoch's snapshot is kept, for `snnpipe ensemble`
         names = sorted(p.name for p in (Path(row["run_dir"]) / "checkpoints").iterdir())
         assert names[:2] == ["best.zarr", "epoch-0001.zarr"] and "epoch-0002.zarr" in names
-    from pipeline.report import sweep_table
+    from snnpipe.pipeline.training.report import sweep_table
     assert "mean of last 2" in sweep_table(read_spec(spec), res.rows, None)[1]
     # the `snapshots` variant: a trial's vote is its snapshot ensemble, so that is what the
     # sweep selects on (validation) and what it tests once
-    from engine import Network
-    from pipeline.evaluate import evaluate
+    from snnpipe.engine import Network
+    from snnpipe.pipeline.results.evaluate import evaluate
     val = open_dataset(mnist_store).load("train", 1000).split_off(200)[1]
     for row in res.rows:
         cp = ckpt.load(Path(row["run_dir"]) / "checkpoints" / "snapshots.zarr")
@@ -116,8 +116,8 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
 
 
 def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
-    from pipeline.train import TrainOptions, train
-    from stores.dataset import Dataset
+    from snnpipe.pipeline.training.train import TrainOptions, train
+    from snnpipe.stores.dataset import Dataset
     loaded = []
     real = Dataset.load
 
@@ -125,7 +125,7 @@ def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
         loaded.append(split)
         return real(self, split, limit)
     monkeypatch.setattr(Dataset, "load", spy)
-    from engine import Config
+    from snnpipe.engine import Config
     res = train(TrainOptions(config=Config(neurons=20), epochs=1, limit_train=600,
                              validation=100, run_dir=tmp_path / "r", wandb_mode="disabled"))
     assert loaded == ["train"] and res.rows[0]["validation_accuracy"] is not None

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import configs, random_state
 
-from engine import Config, Network
-from engine.ensemble import stack
-from engine.schedule import annealed
-from engine.trainer import Trainer, decided_correct
-from stores import checkpoint as ckpt
+from snnpipe.engine import Config, Network
+from snnpipe.engine.ensemble import stack
+from snnpipe.engine.schedule import annealed
+from snnpipe.engine.trainer import Trainer, decided_correct
+from snnpipe.stores import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def tiny_run(mnist_store, tmp_path_factory):
 
 
 def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     root, data = tiny_run, mnist_store.parent
     res = snnpipe("ensemble", "ens.zarr", "run", "--last", 2, cwd=root)
     assert res.returncode == 0, res.stderr
@@ -127,7 +127,7 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
         res = snnpipe("eval", *args, "--data-dir", data, cwd=root)
         assert res.returncode == 1 and words in res.stderr, res.stderr
     # predict and the estimator read it like any checkpoint
-    from stores.checkpoint import load_estimator
+    from snnpipe.stores.checkpoint import load_estimator
     x = images.pixels[:50]
     assert load_estimator(root / "ens.zarr").score(x, images.labels[:50]) == pytest.approx(
         decided_correct(counts[:50], images.labels[:50].astype(np.int64))[0].mean())
@@ -135,8 +135,8 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
     res = snnpipe("ensemble", "ens.zarr", "run", cwd=root)
     assert res.returncode == 1 and res.stderr.count("error:") == 1, res.stderr
     assert "exists" in res.stderr and "Traceback" not in res.stderr
-    from pipeline.ensemble import build_ensemble
-    from pipeline.errors import PipelineError
+    from snnpipe.pipeline.errors import PipelineError
+    from snnpipe.pipeline.training.ensemble import build_ensemble
     for args, words in (([[members[0]], root / "one.zarr"], "at least 2"),
                         ([[root / "run"], root / "x.zarr", 0], "--last"),
                         ([[root / "run"], root / "x.zarr", 4], "fewer than --last 4"),
@@ -156,8 +156,8 @@ def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run,
     """`snapshots = 2` leaves learning as it was (the same epochs, bit for bit, as tiny_run,
     which has the switch off), always keeps the last 2 epochs, and writes exactly the
     network `snnpipe ensemble --last 2` builds, scored in the final row."""
-    from pipeline.ensemble import build_ensemble
-    from stores.runs import read_metrics
+    from snnpipe.pipeline.training.ensemble import build_ensemble
+    from snnpipe.stores.runs import read_metrics
     root, data = tiny_run, mnist_store.parent
     trained = snnpipe("train", "--data-dir", data, "--epochs", 3, "--set", "neurons=30",
                   "--set", "snapshots=2", "--checkpoint-every", 3, "--limit-train", 2000,
@@ -241,7 +241,7 @@ def test_training_on_permuted_pixels_scores_the_same_within_noise(variant):
     not."""
     from sklearn.datasets import load_digits
 
-    from engine.encoding import planes_from_pixels
+    from snnpipe.engine.encoding import planes_from_pixels
     x, y = load_digits(return_X_y=True)
     pixels = np.rint(x * 255 / 16).astype(np.uint8)
     cfg = Config(neurons=60, receptors=64, batch_size=10, **variant)

@@ -22,8 +22,8 @@ WITHIN = 0.0005
 
 
 def cells() -> list[dict]:
-    from pipeline.sweep import expand, read_spec
-    from stores.runs import read_metrics
+    from snnpipe.pipeline.training.sweep import expand, read_spec
+    from snnpipe.stores.runs import read_metrics
     out = []
     for spec in sorted((HERE / "specs").glob("*.toml")):
         folder = HERE / "runs" / spec.stem

@@ -1,6 +1,7 @@
 """What the user sees while training: a rich progress bar per epoch and one row per epoch.
 
-The train stage calls a `Reporter` (pipeline.train); this is the terminal one the CLI uses.
+The train stage calls a `Reporter` (snnpipe.pipeline.training.train); this is the terminal
+one the CLI uses.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class SweepProgress:
 def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, str]:
     """The trials sorted by metric, as a rich table and as markdown (sweep.md); a seed study
     (or repeated seeds) adds mean +- sd per configuration and per mark."""
-    from .sweep import summarize
+    from snnpipe.pipeline.training.sweep import summarize
     name = next((r.get("metric_name") for r in rows if r.get("metric_name")), "metric")
     label = name.replace("_", " ") + (f" (mean of last {spec.metric_window})"
                                       if spec.metric_window > 1 else "")

@@ -46,13 +46,12 @@ from pathlib import Path
 import dask
 import numpy as np
 
-from engine import PRESETS, Config, ConfigError
-from stores import runfolder, runs
-
-from .configuration import load_toml
-from .errors import PipelineError
-from .options import check_workers
-from .tracking import wandb_mode as checked_wandb_mode
+from snnpipe.engine import PRESETS, Config, ConfigError
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.options import check_workers
+from snnpipe.pipeline.training.configuration import load_toml
+from snnpipe.pipeline.training.tracking import wandb_mode as checked_wandb_mode
+from snnpipe.stores import runfolder, runs
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
              "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
@@ -239,7 +238,7 @@ def run_trial(task: dict) -> dict:
     raises: an error becomes the row's `error`, so one bad trial cannot stop the sweep."""
     import numba
 
-    from .train import TrainOptions, selection_key, train
+    from snnpipe.pipeline.training.train import TrainOptions, selection_key, train
     began = time.time()
     row = {"id": task["id"], "params": task["params"], "seed": task["seed"],
            "run_dir": task["run_dir"], "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -285,7 +284,7 @@ def check_options(workers: int | None, scheduler: str | None, wandb: str | None)
     mode = checked_wandb_mode(wandb)
     check_workers(workers, scheduler, local_cluster=True)
     if scheduler:
-        from .preprocess import check_scheduler_address
+        from snnpipe.pipeline.datasets.preprocess import check_scheduler_address
         check_scheduler_address(scheduler)
     return mode
 
@@ -304,7 +303,7 @@ def stores_needed(spec: SweepSpec, trials: list[dict], data_dir: Path) -> dict[t
     DATA_DIR/<dataset>.zarr, any others their own store beside it (so a sweep never rebuilds
     the store that `train` and `eval` read). Workers open them by this path (shared: same
     machine or shared disk)."""
-    from .preprocess import levels_store
+    from snnpipe.pipeline.datasets.preprocess import levels_store
     out = {}
     for t in trials:
         levels = tuple(Config.from_dict(t["config"]).levels)
@@ -336,17 +335,17 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
                   on_progress) -> SweepResult:
     from distributed import Client, LocalCluster, as_completed
 
-    from .preprocess import preprocess
+    from snnpipe.pipeline.datasets.preprocess import preprocess
     trials = expand(spec)
     stores = stores_needed(spec, trials, data_dir)
     for levels, path in stores.items():
         preprocess(spec.dataset, data_dir, path, levels)
-    from stores.dataset import open_dataset
+    from snnpipe.stores.dataset import open_dataset
     n_train = len(open_dataset(next(iter(stores.values()))).load("train", spec.limit_train))
     if spec.validation >= n_train:
         raise PipelineError(f"validation = {spec.validation} leaves no training images "
                             f"(the split has {n_train})")
-    from .data import check_validation
+    from snnpipe.pipeline.datasets.data import check_validation
     for size in sorted({Config.from_dict(t["config"]).batch_size for t in trials},
                        reverse=True):              # before any trial: the largest batch first
         check_validation(spec.validation, n_train, size, "validation = ",
@@ -357,7 +356,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     skipped = len(trials) - len(todo)
     cores = os.cpu_count() or 1
     if scheduler_address:
-        from .preprocess import connect
+        from snnpipe.pipeline.datasets.preprocess import connect
         cluster, client = None, connect(scheduler_address, "20s")
         n_workers = max(1, len(client.scheduler_info()["workers"]))
     else:
@@ -443,12 +442,11 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     for r in ok:
         groups.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
     params, members = max(groups.items(), key=lambda kv: np.mean([score(r) for r in kv[1]]))
-    from engine import Network
-    from stores import checkpoint as ckpt
-    from stores.dataset import open_dataset
-
-    from .data import check_levels
-    from .evaluate import evaluate
+    from snnpipe.engine import Network
+    from snnpipe.pipeline.datasets.data import check_levels
+    from snnpipe.pipeline.results.evaluate import evaluate
+    from snnpipe.stores import checkpoint as ckpt
+    from snnpipe.stores.dataset import open_dataset
     tests = []
     names = ["snapshots.zarr" if "snapshots_metric" in r else "best.zarr" for r in members]
     for r, name in zip(members, names, strict=True):

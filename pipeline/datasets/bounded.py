@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import PipelineError
+from snnpipe.pipeline.errors import PipelineError
 
 CHUNK = 1 << 20
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from engine import PRESETS, Config, ConfigError
-from engine.config import CHOICES, PRESET_SEEDS
-
-from .errors import PipelineError
+from snnpipe.engine import PRESETS, Config, ConfigError
+from snnpipe.engine.config import CHOICES, PRESET_SEEDS
+from snnpipe.pipeline.errors import PipelineError
 
 
 def parse_value(key: str, text: str, option: str | None = None):

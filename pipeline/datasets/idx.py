@@ -8,10 +8,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from stores import dataset as dataset_store
-
-from .bounded import gunzip_bounded
-from .errors import PipelineError
+from snnpipe.pipeline.datasets.bounded import gunzip_bounded
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import dataset as dataset_store
 
 IMAGES_MAGIC = 0x00000803   # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801   # unsigned byte, 1 dimension

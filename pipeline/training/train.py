@@ -15,15 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from engine import Config
-from engine.network import Network
-from engine.trainer import Trainer
-from stores import atomic, faults, runfolder, runs
-from stores import checkpoint as ckpt
-from stores.dataset import Dataset, Split
-from stores.errors import StoreError
-
-from .data import (
+from snnpipe.engine import Config
+from snnpipe.engine.network import Network
+from snnpipe.engine.trainer import Trainer
+from snnpipe.pipeline.datasets.data import (
     adapt_config,
     check_levels,
     check_network_fits,
@@ -33,11 +28,15 @@ from .data import (
     source_mismatch,
     store_info,
 )
-from .ensemble import snapshot_ensemble
-from .errors import PipelineError
-from .evaluate import evaluate
-from .resources import check_memory
-from .tracking import WandbTracker
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.results.evaluate import evaluate
+from snnpipe.pipeline.training.ensemble import snapshot_ensemble
+from snnpipe.pipeline.training.resources import check_memory
+from snnpipe.pipeline.training.tracking import WandbTracker
+from snnpipe.stores import atomic, faults, runfolder, runs
+from snnpipe.stores import checkpoint as ckpt
+from snnpipe.stores.dataset import Dataset, Split
+from snnpipe.stores.errors import StoreError
 
 # Fields that measure the machine, not the learning: excluded from bit-identity checks.
 TIMING_KEYS = ("seconds", "samples_per_s", "eval_samples_per_s")
@@ -434,7 +433,7 @@ class _Epochs:
 
 
 def _saved_config(run_dir: Path) -> Config:
-    from .configuration import read_config_file
+    from snnpipe.pipeline.training.configuration import read_config_file
     return read_config_file(run_dir / "config.toml")
 
 

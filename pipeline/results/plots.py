@@ -15,12 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine import Network  # noqa: E402
-from stores import checkpoint as ckpt  # noqa: E402
-from stores import runs  # noqa: E402
-
-from .errors import PipelineError  # noqa: E402
-from .summary import load_points, summary_lines  # noqa: E402
+from snnpipe.engine import Network  # noqa: E402
+from snnpipe.pipeline.errors import PipelineError  # noqa: E402
+from snnpipe.pipeline.results.summary import load_points, summary_lines  # noqa: E402
+from snnpipe.stores import checkpoint as ckpt  # noqa: E402
+from snnpipe.stores import runs  # noqa: E402
 
 DPI_TARGET = 98.65
 DPI_LARGE_TARGET = 98.9          # his claim for 7,920 neurons per class
@@ -187,8 +186,8 @@ def _save(fig, path: Path) -> Path:
 
 def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
     """All pictures of a run into RUN_DIR/plots (or `out`)."""
-    from .data import open_store
-    from .evaluate import evaluate
+    from snnpipe.pipeline.datasets.data import open_store
+    from snnpipe.pipeline.results.evaluate import evaluate
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "plots"
     paths = plot_curves(load_points(run_dir), out)

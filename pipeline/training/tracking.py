@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PipelineError
+from snnpipe.pipeline.errors import PipelineError
 
 WANDB_MODES = ("online", "offline", "disabled")
 

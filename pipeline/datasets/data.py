@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import Config
-from stores.dataset import Dataset, open_dataset, read_attrs
-
-from .errors import PipelineError
-from .preprocess import default_store
+from snnpipe.engine import Config
+from snnpipe.pipeline.datasets.preprocess import default_store
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores.dataset import Dataset, open_dataset, read_attrs
 
 
 def preprocess_command(dataset: str, path: Path, levels: tuple[int, ...] | None = None,
@@ -34,9 +33,8 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
             and Path(data_dir) == Path("data")
             else preprocess_command(dataset, path, None, data_dir))
     if store is None and not path.exists():
-        from stores.rawstore import raw_path
-
-        from .names import BUILTIN
+        from snnpipe.pipeline.datasets.names import BUILTIN
+        from snnpipe.stores.rawstore import raw_path
         if dataset not in BUILTIN and not raw_path(data_dir, dataset).exists():
             raise PipelineError(f"unknown dataset {dataset!r}: nothing imported under that "
                                 f"name in {data_dir} (built in: {', '.join(BUILTIN)}); import "
@@ -55,8 +53,8 @@ def open_store(dataset: str, data_dir: Path, store: Path | None) -> Dataset:
 def _import_digest(ds_name: str, data_dir: Path) -> tuple[Path, str | None] | None:
     """The registered import behind a data set name (imports and digits: a raw store in
     DATA_DIR/raw), and its current digest; None for the IDX data sets."""
-    from stores.rawstore import raw_path
-    from stores.rawstore import read_attrs as raw_attrs
+    from snnpipe.stores.rawstore import raw_path
+    from snnpipe.stores.rawstore import read_attrs as raw_attrs
     raw = raw_path(data_dir, ds_name)
     if not raw.parent.is_dir():
         return None
@@ -99,9 +97,8 @@ def check_levels(cfg: Config, ds: Dataset, store_option: bool = True) -> None:
     lists are abbreviated, and then the fix is to drop --store (the command finds or
     builds the store itself) rather than a command line of 64 numbers."""
     if tuple(cfg.levels) != ds.levels:
-        from engine.config import level_list
-
-        from .preprocess import levels_store
+        from snnpipe.engine.config import level_list
+        from snnpipe.pipeline.datasets.preprocess import levels_store
         lv = ",".join(map(str, cfg.levels))
         other = levels_store(ds.path.parent, ds.name, cfg.levels)
         if other == ds.path:
@@ -149,7 +146,7 @@ def store_receptors(ds: Dataset) -> int:
     """Receptors per image: the width of the store's pixel arrays."""
     import zarr
 
-    from stores.errors import StoreError
+    from snnpipe.stores.errors import StoreError
     try:
         return int(zarr.open_group(str(ds.path), mode="r")["train/pixels"].shape[1])
     except Exception:                     # a missing or damaged array: one line, as on load
@@ -160,7 +157,7 @@ def store_receptors(ds: Dataset) -> int:
 def store_info(ds: Dataset) -> dict:
     """What the store's images are (shape, colour, class names, how predict prepares one);
     stores written before imports existed get their built-in record."""
-    from .sources import BUILTIN_INFO
+    from snnpipe.pipeline.datasets.sources import BUILTIN_INFO
     return dict(ds.attrs.get("data") or BUILTIN_INFO.get(ds.name, {}))
 
 
@@ -208,7 +205,7 @@ def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
     levels, else build the latter (fetching the raw data if needed; `preprocess` also
     rebuilds one that fails its checksums). Returns the store and, when it was built, one
     line saying what was fetched or built."""
-    from .preprocess import default_store, levels_store, preprocess
+    from snnpipe.pipeline.datasets.preprocess import default_store, levels_store, preprocess
     if store is not None:
         return open_store(dataset, data_dir, store), None
     levels = tuple(levels)

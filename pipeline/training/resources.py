@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import Config
-
-from .errors import PipelineError
+from snnpipe.engine import Config
+from snnpipe.pipeline.errors import PipelineError
 
 # Bytes per (column, neuron, slot): the CSR receptor and weight of the slot, the transposed
 # copy the masks are built from, and the copies a checkpoint write makes; measured peaks

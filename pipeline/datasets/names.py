@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import PipelineError
-from .fetch import DATASETS as IDX_DATASETS
+from snnpipe.pipeline.datasets.fetch import DATASETS as IDX_DATASETS
+from snnpipe.pipeline.errors import PipelineError
 
 BUILTIN = (*IDX_DATASETS, "digits")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stores import runs
-
-from .errors import PipelineError
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import runs
 
 
 def load_points(run_dir: Path) -> list[dict]:

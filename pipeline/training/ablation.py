@@ -6,10 +6,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from stores import runfolder
-
-from .errors import PipelineError
-from .reproduce import ReproduceOptions, reproduce
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.training.reproduce import ReproduceOptions, reproduce
+from snnpipe.stores import runfolder
 
 VARIANTS = {
     "both rules (default)": {"prime_forced_positive": True, "prime_negative_cap": True},

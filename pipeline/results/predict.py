@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from stores import checkpoint as ckpt
-
-from .bounded import read_bounded
-from .errors import PipelineError
-from .idx import MAX_IDX_BYTES, decompress, parse_images
+from snnpipe.pipeline.datasets.bounded import read_bounded
+from snnpipe.pipeline.datasets.idx import MAX_IDX_BYTES, decompress, parse_images
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import checkpoint as ckpt
 
 MAX_PIXELS = 40_000_000          # 40 megapixels: a photo is fine, a decompression bomb is not
 BOX, FRAME = 20, 28
@@ -108,7 +107,7 @@ def prepare(gray: np.ndarray, mode: str = "auto", frame: int = FRAME, box_side: 
 def image_info(checkpoint: Path, receptors: int) -> dict:
     """How the checkpoint's data set made its images: recorded in the checkpoint (since
     imports exist), known for the built-in data sets, else MNIST's when it reads 784."""
-    from .sources import BUILTIN_INFO
+    from snnpipe.pipeline.datasets.sources import BUILTIN_INFO
     cp = ckpt.load(checkpoint)
     info = cp.attrs.get("data") or BUILTIN_INFO.get(cp.dataset)
     if not info and receptors == FRAME * FRAME:
@@ -130,7 +129,7 @@ def prepare_for(path: Path, info: dict, mode: str) -> np.ndarray:
         if h != w:
             raise PipelineError(f"centring needs a square frame, the data set is {h} x {w}")
         return prepare(load_gray(path), mode, h, info.get("box", BOX if h == FRAME else h))
-    from .importer import colour_to_receptors
+    from snnpipe.pipeline.datasets.importer import colour_to_receptors
     rgb = load_rgb(path)
     if mode == "never" and rgb.shape[:2] != (h, w):
         raise PipelineError(f"{path}: the image is {rgb.shape[0]} x {rgb.shape[1]}, the data "

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stores.atomic import atomic_directory, recover
-from stores.locks import exclusive
-
-from .bounded import read_bounded
-from .errors import PipelineError
-from .idx import decompress, parse_split
+from snnpipe.pipeline.datasets.bounded import read_bounded
+from snnpipe.pipeline.datasets.idx import decompress, parse_split
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores.atomic import atomic_directory, recover
+from snnpipe.stores.locks import exclusive
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

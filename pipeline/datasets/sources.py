@@ -1,7 +1,7 @@
 """What a data set name means: the raw data behind it, as lazy Dask arrays per split.
 
 Three kinds, one shape of answer, so the preprocess graph is the same for every source:
-- `mnist`, `fashion-mnist`: the IDX files of the raw cache (pipeline.fetch);
+- `mnist`, `fashion-mnist`: the IDX files of the raw cache (snnpipe.pipeline.datasets.fetch);
 - `digits`: scikit-learn's bundled 8 x 8 digits, written once to DATA_DIR/raw/digits.zarr;
 - any other name: a data set `snnpipe import` wrote to DATA_DIR/raw/NAME.zarr.
 """
@@ -13,16 +13,15 @@ from pathlib import Path
 
 import dask.array as da
 
-from stores import rawstore
-from stores.errors import StoreError
-
-from .errors import PipelineError
-from .fetch import DATASETS as IDX_DATASETS
-from .fetch import fetch
-from .idx import idx_array
-from .importer import to_raw
-from .names import BUILTIN, NAME_RE
-from .readers import read_digits
+from snnpipe.pipeline.datasets.fetch import DATASETS as IDX_DATASETS
+from snnpipe.pipeline.datasets.fetch import fetch
+from snnpipe.pipeline.datasets.idx import idx_array
+from snnpipe.pipeline.datasets.importer import to_raw
+from snnpipe.pipeline.datasets.names import BUILTIN, NAME_RE
+from snnpipe.pipeline.datasets.readers import read_digits
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import rawstore
+from snnpipe.stores.errors import StoreError
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import ConfigError
-from engine.ensemble import stack
-from engine.network import Network
-from engine.trainer import Trainer
-from stores import checkpoint, runfolder, runs
-from stores.atomic import recover
-from stores.errors import StoreError
-from stores.locks import exclusive
-from stores.ownership import describe, enclosing_store, is_empty_folder
-
-from .errors import PipelineError
-from .evaluate import holdout_of
+from snnpipe.engine.config import ConfigError
+from snnpipe.engine.ensemble import stack
+from snnpipe.engine.network import Network
+from snnpipe.engine.trainer import Trainer
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.results.evaluate import holdout_of
+from snnpipe.stores import checkpoint, runfolder, runs
+from snnpipe.stores.atomic import recover
+from snnpipe.stores.errors import StoreError
+from snnpipe.stores.locks import exclusive
+from snnpipe.stores.ownership import describe, enclosing_store, is_empty_folder
 
 
 def members(paths: list[Path], last: int | None) -> list[Path]:
@@ -178,7 +177,7 @@ def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,
 
 
 def _stack(configs, receptors, weights):
-    """engine.ensemble.stack, its refusals as one-line pipeline errors."""
+    """snnpipe.engine.ensemble.stack, its refusals as one-line pipeline errors."""
     try:
         return stack(configs, receptors, weights)
     except (ValueError, ConfigError) as exc:

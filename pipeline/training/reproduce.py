@@ -17,16 +17,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine import Config
-from engine.trainer import Trainer
-from stores import atomic, faults, runfolder, runs
-from stores.errors import StoreError
-
-from .errors import PipelineError
-from .tracking import WandbTracker, wandb_mode
+from snnpipe.engine import Config
+from snnpipe.engine.trainer import Trainer
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.training.tracking import WandbTracker, wandb_mode
+from snnpipe.stores import atomic, faults, runfolder, runs
+from snnpipe.stores.errors import StoreError
 
 if TYPE_CHECKING:
-    from stores.dataset import Dataset, Split
+    from snnpipe.stores.dataset import Dataset, Split
 
 # The command line imports this module for its defaults (ReproduceOptions), so what only a
 # run needs (zarr, dask: half a second) is imported when a run starts, in `_open_data`.
@@ -100,7 +99,7 @@ def reproduce_options(preset: str, config: Path | None, sets: list[str] | None,
     """A reproduce run's options from the command line's: the effective configuration, the
     preset's seed, the wandb mode checked. A new run given no evaluation schedule evaluates
     every `ReproduceOptions.eval_every_samples` samples."""
-    from .configuration import build_config, preset_seed
+    from snnpipe.pipeline.training.configuration import build_config, preset_seed
     mode = wandb_mode(wandb)
     if all(kw.get(k) is None for k in ("resume", "eval_every_samples", "eval_every_positive")):
         kw.pop("eval_every_samples", None)          # the default schedule
@@ -137,7 +136,7 @@ def _resume(opts: ReproduceOptions
             ) -> tuple[ReproduceOptions, Trainer, Progress, list[dict], dict, dict]:
     """Reload a reproduce run folder: its options, last.zarr and the points up to it, the
     options given that override the run's, and the source checksums it was trained on."""
-    from stores import checkpoint as ckpt
+    from snnpipe.stores import checkpoint as ckpt
     run_dir = Path(opts.resume)
     info = _read_info(run_dir)
     last = runs.checkpoints_dir(run_dir) / "last.zarr"
@@ -211,7 +210,7 @@ def reproduce(opts: ReproduceOptions, on_point=None, on_note=None) -> ReproduceR
         with runfolder.locked(Path(folder)):
             res = _reproduce_locked(opts, on_point, on_note)
     if opts.plots and res.changed:
-        from .plots import plot_run
+        from snnpipe.pipeline.results.plots import plot_run
         res.plots = plot_run(res.run_dir)
     return res
 
@@ -259,7 +258,7 @@ def _reproduce_locked(opts: ReproduceOptions, on_point=None, on_note=None) -> Re
 def _resumed_store(opts: ReproduceOptions, trainer: Trainer, recorded: dict, run_dir: Path,
                    on_note) -> Dataset:
     """The store the resumed run was trained on (found, or built for a fresh clone)."""
-    from .data import find_or_build_store, source_mismatch
+    from snnpipe.pipeline.datasets.data import find_or_build_store, source_mismatch
     ds, note = find_or_build_store(opts.dataset, trainer.cfg.levels, opts.data_dir, opts.store)
     if note and on_note is not None:
         on_note(note)
@@ -270,7 +269,7 @@ def _resumed_store(opts: ReproduceOptions, trainer: Trainer, recorded: dict, run
 
 def _begin(opts: ReproduceOptions) -> tuple[Dataset, Trainer, Progress, list[dict], Path]:
     """A new run: its store, a fresh trainer, and a run folder that holds no run yet."""
-    from .data import adapt_config, open_store
+    from snnpipe.pipeline.datasets.data import adapt_config, open_store
     ds = open_store(opts.dataset, opts.data_dir, opts.store)
     trainer = Trainer(adapt_config(opts.config, ds), seed=opts.seed)
     progress = Progress(next_eval=opts.eval_every_samples or 0,
@@ -286,7 +285,7 @@ def _begin(opts: ReproduceOptions) -> tuple[Dataset, Trainer, Progress, list[dic
 def _open_data(cfg: Config, ds: Dataset, opts: ReproduceOptions) -> _Data:
     """The splits, checked against the network: train (less a validation hold-out), test,
     and the fixed train subset whose accuracy every point records."""
-    from .data import check_levels, check_network_fits, check_validation
+    from snnpipe.pipeline.datasets.data import check_levels, check_network_fits, check_validation
     check_levels(cfg, ds, store_option=False)
     train, test = ds.load("train"), ds.load("test")
     check_network_fits(cfg, ds, train)
@@ -339,7 +338,7 @@ class _Sitting:
         self.done, self.stopped_by = False, "time budget"
 
     def run(self) -> None:
-        from .train import StopFlag
+        from snnpipe.pipeline.training.train import StopFlag
         trainer, split = self.trainer, self.data.train
         if self.opts.eval_every_positive:
             trainer.eval_every_positive = self.opts.eval_every_positive
@@ -377,7 +376,7 @@ class _Sitting:
 
     def record(self, mid_batch: bool) -> dict:
         """Evaluate, append the point to results.jsonl and wandb, keep best.zarr."""
-        from .evaluate import evaluate
+        from snnpipe.pipeline.results.evaluate import evaluate
         trainer, data, progress = self.trainer, self.data, self.progress
         began = time.perf_counter()
         te = evaluate(trainer.net, data.test)
@@ -423,9 +422,8 @@ class _Sitting:
                                 "samples_seen": self.trainer.state.samples_seen})
 
     def save(self, name: str, metrics: dict) -> None:
-        from stores import checkpoint as ckpt
-
-        from .data import store_info
+        from snnpipe.pipeline.datasets.data import store_info
+        from snnpipe.stores import checkpoint as ckpt
         trainer, ds = self.trainer, self.data.ds
         ckpt.save(runs.checkpoints_dir(self.run_dir) / name, trainer.cfg, trainer.state_arrays(),
                   trainer.state_dict(), trainer.state.epoch, metrics, ds.name, ds.checksums,

@@ -1,7 +1,7 @@
 """The import stage: your own images or arrays -> a registered data set, DATA_DIR/raw/NAME.zarr.
 
-Read and validate everything first (pipeline.readers), turn colour into receptors
-(`--color`), then write the store atomically under its lock (stores.rawstore): a bad input
+Read and validate everything first (snnpipe.pipeline.datasets.readers), turn colour into receptors
+(`--color`), then write the store atomically under its lock (snnpipe.stores.rawstore): a bad input
 stops before anything is written, a kill leaves either the old data set or the new one.
 From then on `--dataset NAME` works in every stage, exactly as for MNIST.
 """
@@ -14,11 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from stores import rawstore
-
-from .errors import PipelineError
-from .names import check_name
-from .readers import Parsed, looks_like_cifar, read_cifar10, read_folder, read_npz
+from snnpipe.pipeline.datasets.names import check_name
+from snnpipe.pipeline.datasets.readers import (
+    Parsed,
+    looks_like_cifar,
+    read_cifar10,
+    read_folder,
+    read_npz,
+)
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import rawstore
 
 FORMATS = ("auto", "cifar10", "folder", "npz")
 COLORS = ("gray", "average", "color")

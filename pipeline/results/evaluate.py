@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import Network
-from engine.config import level_list
-from engine.trainer import decided_correct
-from stores import checkpoint, runs
-from stores.dataset import Dataset, Split
-from stores.errors import StoreError
-
-from .data import find_or_build_store, open_store
-from .errors import PipelineError
+from snnpipe.engine import Network
+from snnpipe.engine.config import level_list
+from snnpipe.engine.trainer import decided_correct
+from snnpipe.pipeline.datasets.data import find_or_build_store, open_store
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import checkpoint, runs
+from snnpipe.stores.dataset import Dataset, Split
+from snnpipe.stores.errors import StoreError
 
 EVAL_BATCH = 4096
 

@@ -22,9 +22,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .bounded import CHUNK, TooLarge, checked_size, read_bounded, read_stream, too_large
-from .errors import PipelineError
-from .resources import memory_budget
+from snnpipe.pipeline.datasets.bounded import (
+    CHUNK,
+    TooLarge,
+    checked_size,
+    read_bounded,
+    read_stream,
+    too_large,
+)
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.training.resources import memory_budget
 
 MAX_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 256 << 20      # an image file: 40 megapixels of RGBA, uncompressed, fit

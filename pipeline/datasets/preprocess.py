@@ -19,16 +19,15 @@ import dask
 import dask.array as da
 import numpy as np
 
-from engine import Config, ConfigError
-from engine.encoding import planes_from_pixels
-from stores import dataset as dataset_store
-from stores.atomic import atomic_directory, recover
-from stores.errors import StoreError
-from stores.locks import exclusive
-from stores.ownership import describe, enclosing_store, is_empty_folder, replaceable
-
-from .errors import PipelineError
-from .sources import raw_source
+from snnpipe.engine import Config, ConfigError
+from snnpipe.engine.encoding import planes_from_pixels
+from snnpipe.pipeline.datasets.sources import raw_source
+from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores import dataset as dataset_store
+from snnpipe.stores.atomic import atomic_directory, recover
+from snnpipe.stores.errors import StoreError
+from snnpipe.stores.locks import exclusive
+from snnpipe.stores.ownership import describe, enclosing_store, is_empty_folder, replaceable
 
 DEFAULT_LEVELS = Config().levels
 

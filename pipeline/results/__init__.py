@@ -1,0 +1,1 @@
+"""Results: evaluate, predict, plot and summarise what a run learned."""

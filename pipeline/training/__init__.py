@@ -1,0 +1,2 @@
+"""Training runs: train, reproduce, sweep and ensemble, with the configuration, tracking
+and progress reporting they share."""
