@@ -52,7 +52,6 @@ class Config:
     # Variants beyond D𝜋 (docs/variants.md). Each is off by default: D𝜋's rules, bit for bit.
     anneal_steps: int = 0               # > 0: reinforcement and decay shrink (engine/schedule)
     anneal_start: int = 0               # ...once this many positive steps have passed
-    snapshots: int = 0                  # > 0: the run votes with its last K epoch networks
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", _int_levels(self.levels))
@@ -78,7 +77,7 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("learn_low", "prune_below", "grow_count", "decay_amount", "anneal_steps",
-                     "anneal_start", "snapshots"):
+                     "anneal_start"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.columns < 2:
@@ -217,7 +216,7 @@ def level_list(levels: Any, head: int = 4, tail: int = 3) -> str:
 MAX_THRESHOLD = 2**62
 MAX_COUNT = 2**31 - 1
 COUNTS = ("columns", "neurons", "slots", "receptors", "new_weight_divisor", "grow_count",
-          "anneal_steps", "anneal_start", "snapshots",
+          "anneal_steps", "anneal_start",
           "decay_every", "batch_size", "positive_up", "positive_down", "positive_denominator",
           "negative_up", "negative_down", "negative_denominator")
 
@@ -247,9 +246,6 @@ FIELD_HELP: dict[str, str] = {
                     "amount * a / (a + positive steps); docs/variants.md",
     "anneal_start": "variant: positive steps before the schedule starts (no effect while "
                     "anneal_steps = 0)",
-    "snapshots": "variant, 0 = off (D𝜋): K > 0 makes `train` also write the snapshot "
-                 "ensemble of its last K epochs (checkpoints/snapshots.zarr); learning is "
-                 "unchanged; docs/variants.md",
 }
 
 _LARGE = {"neurons": 7920, "reinforce_positive": 1000, "reinforce_negative": -1000,
@@ -264,21 +260,23 @@ _FASHION = {"levels": _EIGHT_PLANES, "slots": 20, "grow_count": 20,
             "decay_amount": 31, "reinforce_positive": 699}
 
 # Beyond D𝜋 (docs/variants.md): the winners of the search, selected on validation
-# (docs/sweeps/plus-*.toml): a snapshot ensemble of the last 10 epochs; on MNIST with
-# 8 intensity planes instead of D𝜋's 4.
-_SNAPSHOTS = {"snapshots": 10}
-
+# (docs/sweeps/plus-*.toml): on MNIST, 8 intensity planes instead of D𝜋's 4; both also vote
+# with a snapshot ensemble (PRESET_SNAPSHOTS below).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "dpi-98.9": _LARGE,
     "dpi-program": _PROGRAM,
     "dpi-program-98.9": {**_LARGE, **_PROGRAM},
     "fashion": _FASHION,
-    "fashion-plus": {**_FASHION, **_SNAPSHOTS},
-    "mnist-plus": {"levels": _EIGHT_PLANES, **_SNAPSHOTS},
+    "fashion-plus": _FASHION,
+    "mnist-plus": {"levels": _EIGHT_PLANES},
 }
 
-# A preset may also name the seed its runs default to (D𝜋's program called srand(1000)).
+# A preset may also set options of the training run, which are not the model's: the seed
+# its runs default to (D𝜋's program called srand(1000)), and `snapshots`, the snapshot
+# ensemble of the last K epochs that `train` writes at its end (docs/variants.md).
 PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
+PRESET_SNAPSHOTS: dict[str, int] = {"fashion-plus": 10, "mnist-plus": 10}
 
-__all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS", "PRESET_SEEDS"]
+__all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS", "PRESET_SEEDS",
+           "PRESET_SNAPSHOTS"]

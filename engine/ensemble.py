@@ -25,7 +25,7 @@ def stack(configs: Sequence[Config], receptors: Sequence[np.ndarray],
     """(config, receptors, weights) of the network whose spike counts are the members' sum.
 
     Every member must share FORWARD_FIELDS; the result keeps the first member's other
-    settings, with `neurons` = the members' total (and `snapshots` = 0: it is the ensemble)."""
+    settings, with `neurons` = the members' total."""
     if not configs or not len(configs) == len(receptors) == len(weights):
         raise ValueError("stack needs one config, receptor array and weight array per member")
     first = configs[0]
@@ -36,7 +36,7 @@ def stack(configs: Sequence[Config], receptors: Sequence[np.ndarray],
                                  f"has {getattr(first, name)!r}: an ensemble's members must "
                                  f"share {', '.join(FORWARD_FIELDS)}")
     total = sum(cfg.neurons for cfg in configs)
-    cfg = first.replace(neurons=total, snapshots=0)
+    cfg = first.replace(neurons=total)
     rec = np.concatenate([np.asarray(r, np.int32) for r in receptors], axis=1)
     w = np.concatenate([np.asarray(x).astype(cfg.weight_dtype) for x in weights], axis=1)
     return cfg, rec, w

@@ -24,11 +24,8 @@ from .encoding import planes_from_pixels
 from .network import Network
 from .trainer import Trainer, decided_correct
 
-# Config fields that are hyperparameters here (columns and receptors come from the data;
-# `snapshots` is a run's epoch checkpoints summed by `snnpipe train`: an estimator holds one
-# network, and a snapshot ensemble loads into it as the one network it is).
-HYPERPARAMETERS = tuple(f for f in Config.field_names()
-                        if f not in ("columns", "receptors", "snapshots"))
+# Config fields that are hyperparameters here (columns and receptors come from the data).
+HYPERPARAMETERS = tuple(f for f in Config.field_names() if f not in ("columns", "receptors"))
 DEFAULT_EPOCHS = 10        # max_samples=None: ten passes over the training data
 
 

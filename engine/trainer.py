@@ -221,7 +221,7 @@ class Trainer:
         old, self.state.counters = self.state.counters, Counters()
         return old
 
-    # ------------------------------------------------------------------ snapshots
+    # ------------------------------------------------------------- state snapshots
     def state_dict(self) -> dict:
         """JSON-able: counters, quantilizers, generator state (big ints as strings)."""
         st = asdict(self.state)

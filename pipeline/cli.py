@@ -277,8 +277,12 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
     from snnpipe.engine.config import FIELD_HELP
     from snnpipe.pipeline.training.configuration import build_config, preset_seed
     from snnpipe.stores.runs import to_toml
-    out.print(to_toml(build_config(preset, config, set_).to_dict(), FIELD_HELP), end="")
+    cfg, run = build_config(preset, config, set_)
+    out.print(to_toml(cfg.to_dict(), FIELD_HELP), end="")
     out.print(f"# runs of this preset default to --seed {preset_seed(preset, None)}")
+    if run.get("snapshots"):
+        out.print(f"# train runs of this configuration also vote with the last "
+                  f"{run['snapshots']} epochs' networks (--snapshots {run['snapshots']})")
 
 
 # ------------------------------------------------------------------------- train
@@ -313,6 +317,9 @@ def train(
              "never on test (then: snnpipe eval RUN, once).")] = 0,
     checkpoint_every: Annotated[int, typer.Option(
         help="Keep checkpoints/epoch-NNNN.zarr every E epochs.")] = 1,
+    snapshots: Annotated[int | None, typer.Option(
+        help="At the end, also write and score the ensemble of the last K epochs' networks "
+             "(checkpoints/snapshots.zarr); 0 = off (default: the preset's, else 0).")] = None,
     resume: Annotated[Path | None, typer.Option(
         help="Continue RUN_DIR from its last.zarr ('latest' = newest run).")] = None,
     wandb_mode: Annotated[str | None, typer.Option(
@@ -328,9 +335,10 @@ def train(
     from snnpipe.pipeline.training.train import train as run
     mode = checked_wandb_mode(wandb_mode)
     resume = resume_folder("train", resume, _given(ctx))
-    cfg = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
-                                                          if sampling else [])])
-    opts = TrainOptions(config=cfg, epochs=epochs, dataset=dataset, data_dir=data_dir,
+    cfg, run_opts = build_config(preset, config, [*(set_ or []), *([f"sampling={sampling}"]
+                                                                    if sampling else [])])
+    opts = TrainOptions(config=cfg, snapshots=run_opts.get("snapshots", 0) if snapshots is None
+                        else snapshots, epochs=epochs, dataset=dataset, data_dir=data_dir,
                         store=store, seed=preset_seed(preset, seed), run_dir=run_dir,
                         sampling=cfg.sampling,
                         limit_train=limit_train, limit_test=limit_test, eval_every=eval_every,

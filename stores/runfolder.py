@@ -24,7 +24,7 @@ RUN_JSON = "run.json"
 KEPT_ON_RESUME: dict[str, tuple[str, ...]] = {
     "train": ("--set", "--config", "--preset", "--sampling", "--seed", "--run-dir", "--dataset",
               "--limit-train", "--limit-test", "--eval-every", "--validation",
-              "--checkpoint-every"),
+              "--checkpoint-every", "--snapshots"),
     "reproduce": ("--set", "--config", "--preset", "--sampling", "--seed", "--run-dir",
                   "--dataset", "--validation", "--eval-every-samples", "--eval-every-positive",
                   "--checkpoint-every-samples"),

@@ -102,12 +102,10 @@ def test_same_network_as_snnpipe_train_and_checkpoints_both_ways(mnist, tmp_path
 
 def test_defaults_are_the_engines_config():
     """Each hyperparameter is a Config field with Config's default (written once, there);
-    the fields it leaves out come from the data (columns, receptors) or from a training
-    run's policy (snapshots)."""
+    the fields it leaves out come from the data (columns, receptors)."""
     from snnpipe.engine import Config
     from snnpipe.engine.estimator import HYPERPARAMETERS
     params = SONNClassifier().get_params()
     assert set(params) == {*HYPERPARAMETERS, "max_samples", "random_state"}
-    assert set(Config.field_names()) - set(HYPERPARAMETERS) == {"columns", "receptors",
-                                                                "snapshots"}
+    assert set(Config.field_names()) - set(HYPERPARAMETERS) == {"columns", "receptors"}
     assert all(params[name] == getattr(Config(), name) for name in HYPERPARAMETERS)

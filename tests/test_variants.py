@@ -28,13 +28,17 @@ def snnpipe(*args, cwd):
 
 # ----------------------------------------------------------- learning-rate schedule
 def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
-    variants = ("anneal_steps", "anneal_start", "snapshots")
+    variants = ("anneal_steps", "anneal_start")
     assert all(getattr(Config.preset(p), v) == 0 for v in variants
                for p in ("default", "dpi-98.9", "dpi-program", "dpi-program-98.9", "fashion"))
     res = snnpipe("config", "show", cwd=tmp_path)
-    for name in ("anneal_steps", "snapshots"):
-        line = next(x for x in res.stdout.splitlines() if x.startswith(name))
-        assert line.startswith(f"{name} = 0") and "variant" in line and "off" in line
+    line = next(x for x in res.stdout.splitlines() if x.startswith("anneal_steps"))
+    assert line.startswith("anneal_steps = 0") and "variant" in line and "off" in line
+    assert "snapshots" not in res.stdout        # a run option, off unless a preset sets it
+    plus = snnpipe("config", "show", "--preset", "mnist-plus", cwd=tmp_path)
+    assert plus.stdout.splitlines()[-1] == ("# train runs of this configuration also vote "
+                                            "with the last 10 epochs' networks "
+                                            "(--snapshots 10)")
 
 
 @given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),
@@ -152,15 +156,15 @@ def test_snnpipe_ensemble_scores_the_summed_votes(tiny_run, mnist_store):
     assert not any((root / n).exists() for n in ("one.zarr", "x.zarr", "y.zarr"))
 
 
-def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run, mnist_store):
-    """`snapshots = 2` leaves learning as it was (the same epochs, bit for bit, as tiny_run,
+def test_the_snapshots_option_writes_the_ensemble_of_the_last_k_epochs(tiny_run, mnist_store):
+    """`--snapshots 2` leaves learning as it was (the same epochs, bit for bit, as tiny_run,
     which has the switch off), always keeps the last 2 epochs, and writes exactly the
     network `snnpipe ensemble --last 2` builds, scored in the final row."""
     from snnpipe.pipeline.training.ensemble import build_ensemble
     from snnpipe.stores.runs import read_metrics
     root, data = tiny_run, mnist_store.parent
     trained = snnpipe("train", "--data-dir", data, "--epochs", 3, "--set", "neurons=30",
-                  "--set", "snapshots=2", "--checkpoint-every", 3, "--limit-train", 2000,
+                  "--snapshots", 2, "--checkpoint-every", 3, "--limit-train", 2000,
                   "--validation", 300, "--seed", 5, "--run-dir", root / "snap",
                   "--wandb-mode", "disabled", cwd=root)
     assert trained.returncode == 0, trained.stderr
@@ -173,7 +177,7 @@ def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run,
         assert all(np.array_equal(a.arrays[k], b.arrays[k]) for k in ("receptors", "weights"))
     build_ensemble([root / "run"], root / "by-hand.zarr", last=2)
     got, want = ckpt.load(folder / "snapshots.zarr"), ckpt.load(root / "by-hand.zarr")
-    assert got.cfg == want.cfg and got.cfg.neurons == 60 and got.cfg.snapshots == 0
+    assert got.cfg == want.cfg and got.cfg.neurons == 60
     assert all(np.array_equal(got.arrays[k], want.arrays[k]) for k in ("receptors", "weights"))
     assert got.attrs["holdout"] == {"validation": 300, "limit_train": 2000}
     row = read_metrics(root / "snap")[-1]
@@ -185,6 +189,35 @@ def test_the_snapshots_switch_writes_the_ensemble_of_the_last_k_epochs(tiny_run,
         "accuracy"]
     assert (f"snapshots: the last 2 epochs' networks together score "
             f"{100 * row['snapshots_validation_accuracy']:.2f} % validation") in trained.stdout
+
+
+def test_a_run_from_when_snapshots_was_a_config_field_resumes_with_it(mnist_store, tmp_path):
+    """Before `snapshots` became a run option it was a Config field: such a run has it in
+    config.toml and in its checkpoints' config, not in run.json. Its checkpoints load (the
+    key is dropped), and the resumed run keeps its K, which --snapshots cannot change."""
+    import zarr
+    data, run = mnist_store.parent, tmp_path / "old"
+    first = snnpipe("train", "--data-dir", data, "--epochs", 1, "--set", "neurons=30",
+                    "--limit-train", 2000, "--validation", 300, "--run-dir", run,
+                    "--wandb-mode", "disabled", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    info = json.loads((run / "run.json").read_text())
+    assert info["options"].pop("snapshots") == 0
+    (run / "run.json").write_text(json.dumps(info))
+    with open(run / "config.toml", "a") as f:
+        f.write("snapshots = 2\n")
+    for name in ("last.zarr", "best.zarr", "epoch-0001.zarr"):
+        group = zarr.open_group(run / "checkpoints" / name, mode="r+")
+        group.attrs["config"] = {**group.attrs["config"], "snapshots": 2}
+        assert ckpt.load(run / "checkpoints" / name).cfg.neurons == 30
+    refused = snnpipe("train", "--resume", run, "--epochs", 3, "--snapshots", 3, cwd=tmp_path)
+    assert refused.returncode != 0 and "--snapshots" in refused.stderr
+    res = snnpipe("train", "--resume", run, "--epochs", 3, "--data-dir", data,
+                  "--wandb-mode", "disabled", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    from snnpipe.stores.runs import read_metrics
+    assert read_metrics(run)[-1]["snapshots"] == 2
+    assert ckpt.load(run / "checkpoints" / "snapshots.zarr").cfg.neurons == 60
 
 
 def test_a_winner_preset_trains_in_one_command_building_the_store_its_levels_need(tmp_path):
@@ -203,6 +236,7 @@ def test_a_winner_preset_trains_in_one_command_building_the_store_its_levels_nee
     cp = ckpt.load(tmp_path / "run" / "checkpoints" / "snapshots.zarr")
     assert cp.cfg.levels == levels and cp.cfg.neurons == 40
     assert "snapshots: the last 2 epochs' networks together score" in res.stdout
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["snapshots"] == 10
 
 
 # ------------------------------------------------------------------- no positions

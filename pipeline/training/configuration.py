@@ -1,4 +1,8 @@
-"""The effective Config: a preset, then a TOML file, then `--set key=value` overrides."""
+"""The effective Config: a preset, then a TOML file, then `--set key=value` overrides.
+
+The same sources may also set `snapshots`, an option of the training run rather than of the
+model (the presets `mnist-plus` and `fashion-plus` do; `train --snapshots K` wins over them):
+`build_config` hands it back beside the Config."""
 
 from __future__ import annotations
 
@@ -6,8 +10,18 @@ import tomllib
 from pathlib import Path
 
 from snnpipe.engine import PRESETS, Config, ConfigError
-from snnpipe.engine.config import CHOICES, PRESET_SEEDS
+from snnpipe.engine.config import CHOICES, MAX_COUNT, PRESET_SEEDS, PRESET_SNAPSHOTS
 from snnpipe.pipeline.errors import PipelineError
+from snnpipe.stores.checkpoint import MOVED_TO_RUN
+
+# Keys a config file, `--set` or a sweep spec may hold beside the Config fields: options of
+# the training run (earlier versions kept them in Config; their checkpoints still load).
+RUN_KEYS = MOVED_TO_RUN
+
+
+def config_keys() -> list[str]:
+    """Every key a config file, `--set` or a sweep spec accepts."""
+    return [*Config.field_names(), *RUN_KEYS]
 
 
 def parse_value(key: str, text: str, option: str | None = None):
@@ -52,9 +66,9 @@ def parse_sets(sets: list[str]) -> dict:
             raise PipelineError(f"--set {item!r}: expected key=value, e.g. --set neurons=79")
         key, value = item.split("=", 1)
         key = key.strip().replace("-", "_")
-        if key not in Config.field_names():
+        if key not in config_keys():
             raise PipelineError(f"--set: unknown config key {key!r}; valid keys: "
-                                + ", ".join(Config.field_names()))
+                                + ", ".join(config_keys()))
         out[key] = parse_value(key, value)
     return out
 
@@ -95,24 +109,46 @@ def read_toml(path: Path) -> dict:
     return data
 
 
+def split_run_keys(data: dict, where: str) -> tuple[dict, dict]:
+    """(Config fields, run options) of a flat table; `snapshots` is checked here, as the
+    Config checked it when it was a field."""
+    fields = {k: v for k, v in data.items() if k not in RUN_KEYS}
+    run = {k: data[k] for k in RUN_KEYS if k in data}
+    value = run.get("snapshots", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise PipelineError(f"{where}: snapshots must be an integer >= 0 (0 = off), got "
+                            f"{value!r}")
+    return fields, run
+
+
 def read_config_file(path: Path) -> Config:
-    """A TOML file (a run's config.toml) as a Config; any problem is one PipelineError."""
+    """A TOML file (a run's config.toml) as a Config, without the run's options; any
+    problem is one PipelineError."""
+    fields, _ = split_run_keys(read_toml(path), str(path))
     try:
-        return Config.from_dict(read_toml(path))
+        return Config.from_dict(fields)
     except ConfigError as exc:
         raise PipelineError(f"{path}: invalid configuration ({exc})") from None
 
 
+def read_run_keys(path: Path) -> dict:
+    """The run options a TOML file holds (a run's config.toml from before they moved)."""
+    return split_run_keys(read_toml(path), str(path))[1]
+
+
 def build_config(preset: str = "default", config_file: Path | None = None,
-                 sets: list[str] | None = None) -> Config:
+                 sets: list[str] | None = None) -> tuple[Config, dict]:
+    """The Config, and the run options (`snapshots`) the same sources set: the preset's,
+    then the file's, then `--set`'s."""
     if preset not in PRESETS:
         raise PipelineError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    data = Config.preset(preset).to_dict()
+    data = {**Config.preset(preset).to_dict(), "snapshots": PRESET_SNAPSHOTS.get(preset, 0)}
+    if config_file is not None:
+        data.update(read_toml(config_file))
+    data.update(parse_sets(sets or []))
+    fields, run = split_run_keys(data, "invalid configuration")
     try:
-        if config_file is not None:
-            data.update(read_toml(config_file))
-        data.update(parse_sets(sets or []))
-        return Config.from_dict(data)
+        return Config.from_dict(fields), run
     except ConfigError as exc:
         raise PipelineError(f"invalid configuration: {exc}") from None
 

@@ -104,8 +104,12 @@ def reproduce_options(preset: str, config: Path | None, sets: list[str] | None,
     if all(kw.get(k) is None for k in ("resume", "eval_every_samples", "eval_every_positive")):
         kw.pop("eval_every_samples", None)          # the default schedule
     sets = [*(sets or []), *([f"sampling={sampling}"] if sampling else [])]
-    return ReproduceOptions(config=build_config(preset, config, sets),
-                            seed=preset_seed(preset, seed), wandb_mode=mode, **kw)
+    cfg, run = build_config(preset, config, sets)
+    if kw.get("resume") is None and run.get("snapshots"):
+        raise PipelineError(f"snapshots = {run['snapshots']} sums a `train` run's last "
+                            "epochs, and reproduce has no epochs; use `snnpipe train`, or "
+                            "`snnpipe ensemble` on checkpoints (or --set snapshots=0)")
+    return ReproduceOptions(config=cfg, seed=preset_seed(preset, seed), wandb_mode=mode, **kw)
 
 
 def _check(opts: ReproduceOptions) -> None:
@@ -126,10 +130,6 @@ def _check(opts: ReproduceOptions) -> None:
     if opts.validation < 0:
         raise PipelineError(f"--validation {opts.validation}: must be >= 0 (the last N "
                             "training images; 0 holds none out)")
-    if opts.resume is None and opts.config.snapshots:
-        raise PipelineError(f"snapshots = {opts.config.snapshots} sums a `train` run's last "
-                            "epochs, and reproduce has no epochs; use `snnpipe train`, or "
-                            "`snnpipe ensemble` on checkpoints (or --set snapshots=0)")
 
 
 def _resume(opts: ReproduceOptions

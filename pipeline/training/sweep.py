@@ -47,9 +47,10 @@ import dask
 import numpy as np
 
 from snnpipe.engine import PRESETS, Config, ConfigError
+from snnpipe.engine.config import PRESET_SNAPSHOTS
 from snnpipe.pipeline.errors import PipelineError
 from snnpipe.pipeline.options import check_workers
-from snnpipe.pipeline.training.configuration import load_toml
+from snnpipe.pipeline.training.configuration import config_keys, load_toml, split_run_keys
 from snnpipe.pipeline.training.tracking import wandb_mode as checked_wandb_mode
 from snnpipe.stores import runfolder, runs
 
@@ -139,10 +140,10 @@ def read_spec(path: Path) -> SweepSpec:
         value = data.get(table, {})
         if not isinstance(value, dict):
             raise _fail(path, f"[{table}] must be a table of Config fields")
-        bad = sorted(set(value) - set(Config.field_names()))
+        bad = sorted(set(value) - set(config_keys()))
         if bad:
             raise _fail(path, f"[{table}] unknown Config field(s) {', '.join(bad)}; valid: "
-                        + ", ".join(Config.field_names()))
+                        + ", ".join(config_keys()))
         setattr(spec, table, value)
     for key, values in spec.grid.items():
         if not isinstance(values, list) or not values:
@@ -162,7 +163,7 @@ def read_spec(path: Path) -> SweepSpec:
                     "trials = N")
     for trial in expand(spec):                      # every configuration must be valid
         try:
-            Config.from_dict(trial["config"])
+            trial_config(trial, f"{path}: trial {trial['params']}")
         except (ConfigError, TypeError) as exc:
             raise _fail(path, f"trial {trial['params']}: {exc}") from None
     return spec
@@ -221,7 +222,8 @@ def expand(spec: SweepSpec) -> list[dict]:
               for values in itertools.product(*spec.grid.values())] or [{}]
     draws = [{k: _draw(rng, r) for k, r in spec.random.items()}
              for _ in range(spec.trials)] if spec.random else [{}]
-    base = Config.preset(spec.preset).to_dict()
+    base = {**Config.preset(spec.preset).to_dict(),
+            "snapshots": PRESET_SNAPSHOTS.get(spec.preset, 0)}
     out = []
     for combo in combos:
         for draw in draws:
@@ -230,6 +232,16 @@ def expand(spec: SweepSpec) -> list[dict]:
                 out.append({"id": trial_id(params, seed), "params": params, "seed": seed,
                             "config": {**base, **spec.fixed, **params}})
     return out
+
+
+def trial_config(trial: dict, where: str = "trial") -> Config:
+    """The trial's model: its config without the run's options (`snapshots`)."""
+    return Config.from_dict(split_run_keys(trial["config"], where)[0])
+
+
+def trial_snapshots(trial: dict) -> int:
+    """The trial's `snapshots` run option (a preset's, [fixed] or the grid's)."""
+    return split_run_keys(trial["config"], "trial")[1].get("snapshots", 0)
 
 
 # ------------------------------------------------------------------------- one trial
@@ -247,7 +259,8 @@ def run_trial(task: dict) -> dict:
         numba.set_num_threads(max(1, min(task["threads"], numba.config.NUMBA_NUM_THREADS)))
         run_dir = Path(task["run_dir"])
         opts = TrainOptions(
-            config=Config.from_dict(task["config"]), epochs=task["epochs"],
+            config=trial_config(task), snapshots=trial_snapshots(task),
+            epochs=task["epochs"],
             dataset=task["dataset"], store=Path(task["store"]), seed=task["seed"],
             run_dir=run_dir, validation=task["validation"], limit_train=task["limit_train"],
             eval_every=task["eval_every"],
@@ -306,7 +319,7 @@ def stores_needed(spec: SweepSpec, trials: list[dict], data_dir: Path) -> dict[t
     from snnpipe.pipeline.datasets.preprocess import levels_store
     out = {}
     for t in trials:
-        levels = tuple(Config.from_dict(t["config"]).levels)
+        levels = tuple(trial_config(t).levels)
         out[levels] = levels_store(data_dir, spec.dataset, levels).resolve()
     return out
 
@@ -346,7 +359,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         raise PipelineError(f"validation = {spec.validation} leaves no training images "
                             f"(the split has {n_train})")
     from snnpipe.pipeline.datasets.data import check_validation
-    for size in sorted({Config.from_dict(t["config"]).batch_size for t in trials},
+    for size in sorted({trial_config(t).batch_size for t in trials},
                        reverse=True):              # before any trial: the largest batch first
         check_validation(spec.validation, n_train, size, "validation = ",
                          "batch_size = {} in [fixed] or in the grid")
@@ -371,7 +384,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     threads = max(1, cores // n_workers)          # workers x threads <= cores
     runs.write_text_atomic(folder / "spec.json", json.dumps(vars(spec), indent=2) + "\n")
     tasks = [{**t, "run_dir": str((folder / "trials" / t["id"]).resolve()),
-              "store": str(stores[tuple(Config.from_dict(t["config"]).levels)]),
+              "store": str(stores[tuple(trial_config(t).levels)]),
               "dataset": spec.dataset, "epochs": epochs, "validation": spec.validation,
               "limit_train": spec.limit_train, "eval_every": spec.eval_every,
               "metric_window": spec.metric_window, "checkpoint_every": spec.checkpoint_every,

@@ -59,6 +59,7 @@ class TrainOptions:
     group: str | None = None           # wandb group (a sweep's name)
     eval_every: int = 1
     checkpoint_every: int = 1
+    snapshots: int = 0                 # > 0: at the end, also vote with the last K epochs
     resume: Path | None = None
     wandb_mode: str = "offline"
 
@@ -157,9 +158,17 @@ def _saved_options(opts: TrainOptions, run_dir: Path, cfg: Config) -> TrainOptio
             limit_train=saved["limit_train"], limit_test=saved["limit_test"],
             eval_every=saved["eval_every"], checkpoint_every=saved["checkpoint_every"],
             validation=saved.get("validation", 0), group=saved.get("group"),
+            snapshots=saved.get("snapshots", _snapshots_before_the_move(run_dir)),
             resume=run_dir, wandb_mode=opts.wandb_mode)
     except KeyError as exc:
         raise PipelineError(f"{run_dir}/run.json lacks option {exc}; start a new run") from None
+
+
+def _snapshots_before_the_move(run_dir: Path) -> int:
+    """A run begun when `snapshots` was a Config field: its config.toml holds it."""
+    from snnpipe.pipeline.training.configuration import read_run_keys
+    path = run_dir / "config.toml"
+    return read_run_keys(path).get("snapshots", 0) if path.is_file() else 0
 
 
 def _history(cp: ckpt.Checkpoint, run_dir: Path) -> tuple[list[dict], float | None, int | None]:
@@ -265,6 +274,8 @@ def _start_or_resume(opts: TrainOptions, run_dir: Path, reporter: Reporter
 def _check_options(opts: TrainOptions) -> None:
     if opts.epochs < 1 or opts.eval_every < 1 or opts.checkpoint_every < 1:
         raise PipelineError("--epochs, --eval-every and --checkpoint-every must be >= 1")
+    if opts.snapshots < 0:
+        raise PipelineError(f"--snapshots {opts.snapshots}: must be >= 0 (0 = off)")
     if opts.validation < 0:
         raise PipelineError(f"--validation {opts.validation}: must be >= 0")
     for name, limit in (("--limit-train", opts.limit_train), ("--limit-test", opts.limit_test)):
@@ -413,16 +424,15 @@ class _Epochs:
                         "eval_samples_per_s": None})
 
     def snapshots(self, row: dict, epoch: int) -> tuple[Network, list[str]] | None:
-        """The `snapshots` variant, at the final epoch: the run's last K networks as one,
+        """The `snapshots` option, at the final epoch: the run's last K networks as one,
         scored into the row."""
-        cfg, name = self.trainer.cfg, self.eval_name
-        if not cfg.snapshots or epoch != self.opts.epochs:
+        k, name = self.opts.snapshots, self.eval_name
+        if not k or epoch != self.opts.epochs:
             return None
-        snaps = snapshot_ensemble(self.trainer, runs.epoch_checkpoints(self.run_dir),
-                                  epoch, cfg.snapshots)
-        if len(snaps[1]) < min(cfg.snapshots, epoch):
+        snaps = snapshot_ensemble(self.trainer, runs.epoch_checkpoints(self.run_dir), epoch, k)
+        if len(snaps[1]) < min(k, epoch):
             self.reporter.message(f"snapshots: only {len(snaps[1])} of the last "
-                                  f"{cfg.snapshots} epoch checkpoints are in "
+                                  f"{k} epoch checkpoints are in "
                                   f"{runs.checkpoints_dir(self.run_dir)}; the ensemble sums "
                                   "those")
         result = evaluate(snaps[0], self.eval_split)
@@ -489,13 +499,13 @@ def _checkpoint(run_dir: Path, trainer: Trainer, epoch: int, row: dict, ds: Data
                 opts: TrainOptions, improved: bool, record: dict,
                 snaps: tuple[Network, list[str]] | None = None) -> None:
     """The order of writes is the run folder's journal: epoch-N, then snapshots.zarr (the
-    `snapshots` variant, final epoch), then best, then last.zarr (the commit point: it holds
+    `snapshots` option, final epoch), then best, then last.zarr (the commit point: it holds
     the log and the best), then the log row. A kill before last.zarr is in place redoes the
     epoch on resume, rewriting the same files. With `snapshots` = K, the last K epochs'
     checkpoints are always kept: they are the ensemble's members."""
     folder = runs.checkpoints_dir(run_dir)
     if (epoch % opts.checkpoint_every == 0 or epoch == opts.epochs
-            or epoch > opts.epochs - trainer.cfg.snapshots):
+            or epoch > opts.epochs - opts.snapshots):
         _save(runs.epoch_checkpoint(run_dir, epoch), trainer, epoch, row, ds, record, opts)
     if snaps is not None:
         net, members = snaps
