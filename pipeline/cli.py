@@ -275,7 +275,11 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
                 set_: SetOpt = None) -> None:
     """Print the effective configuration as TOML (D𝜋's program switches explained)."""
     from snnpipe.engine.config import FIELD_HELP
-    from snnpipe.pipeline.training.configuration import build_config, preset_seed
+    from snnpipe.pipeline.training.configuration import (
+        PRESET_COSTS,
+        build_config,
+        preset_seed,
+    )
     from snnpipe.stores.runs import to_toml
     cfg, run = build_config(preset, config, set_)
     out.print(to_toml(cfg.to_dict(), FIELD_HELP), end="")
@@ -283,6 +287,7 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
     if run.get("snapshots"):
         out.print(f"# train runs of this configuration also vote with the last "
                   f"{run['snapshots']} epochs' networks (--snapshots {run['snapshots']})")
+    out.print(f"# cost of preset {preset}: {PRESET_COSTS[preset]}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------- train

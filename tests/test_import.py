@@ -412,6 +412,28 @@ def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path
     assert json.loads(res.stdout)["results"][0]["accuracy"] > 0.83
 
 
+def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(mnist_raw, tmp_path):
+    """Each docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
+    evaluation its figures come from (test.json): `snnpipe eval` on an empty data folder
+    builds the store the checkpoints need and scores each exactly as recorded."""
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    folders = sorted(p for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file())
+    assert {f.name for f in folders} >= {"mnist-792", "fashion-mnist-792"}
+    data = tmp_path / "empty"
+    shutil.copytree(mnist_raw[1], data / "raw" / "mnist")     # Fashion-MNIST is fetched
+    for folder in folders:
+        recorded = json.loads((folder / "test.json").read_text())["results"]
+        members = sorted(folder.glob("seed-*/best.zarr"))
+        assert len(members) == len(recorded) >= 3, folder
+        res = runner.invoke(app, ["eval", *map(str, members), "--data-dir", str(data),
+                                  "--json"])
+        assert res.exit_code == 0, res.output
+        got = json.loads(res.stdout)["results"]
+        assert [r["accuracy"] for r in got] == [r["accuracy"] for r in recorded], folder
+        assert [r["checkpoint"] for r in recorded] == [str(m.relative_to(root))
+                                                       for m in members]
+
+
 def test_store_records_its_source(tmp_path):
     data = tmp_path / "data"
     npz = make_npz(tmp_path / "a.npz", class_names=np.array(["n", "e", "s", "w"]))

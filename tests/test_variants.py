@@ -36,9 +36,23 @@ def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
     assert line.startswith("anneal_steps = 0") and "variant" in line and "off" in line
     assert "snapshots" not in res.stdout        # a run option, off unless a preset sets it
     plus = snnpipe("config", "show", "--preset", "mnist-plus", cwd=tmp_path)
-    assert plus.stdout.splitlines()[-1] == ("# train runs of this configuration also vote "
-                                            "with the last 10 epochs' networks "
-                                            "(--snapshots 10)")
+    assert ("# train runs of this configuration also vote with the last 10 epochs' networks "
+            "(--snapshots 10)") in plus.stdout.splitlines()
+
+
+def test_config_show_states_what_each_preset_costs(tmp_path):
+    """Every preset's cost (size, what it reached in how many samples and minutes on which
+    machine, memory) is one comment line of `config show`, and the output stays TOML."""
+    import tomllib
+
+    from snnpipe.engine import PRESETS
+    for preset in PRESETS:
+        res = snnpipe("config", "show", "--preset", preset, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        cost = [x for x in res.stdout.splitlines() if x.startswith(f"# cost of preset {preset}: ")]
+        assert len(cost) == 1 and "neurons" in cost[0] and "GB" in cost[0], res.stdout
+        assert tomllib.loads(res.stdout) == {k: list(v) if isinstance(v, tuple) else v
+                                             for k, v in Config.preset(preset).to_dict().items()}
 
 
 @given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),

@@ -161,3 +161,32 @@ def preset_seed(preset: str, seed: int | None) -> int:
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise PipelineError(f"--seed {seed}: must be in 0..{MAX_SEED}")
     return seed if seed is not None else PRESET_SEEDS.get(preset, 0)
+
+
+# What a preset costs, as measured (`snnpipe config show` prints it): the network's size,
+# what it reached and in how many samples and minutes, and the peak memory of a `train`
+# run (about 0.6 GB with 4 planes and 0.75-0.8 GB with 8, mostly the data set in memory;
+# measured with /usr/bin/time on the 2-core AMD EPYC, AVX2, of 2026-12-02). Times name the
+# machine and the day they were measured on; docs/results.md, docs/variants.md and
+# docs/scaling.md give the commands.
+PRESET_COSTS: dict[str, str] = {
+    "default": "792 neurons per column, 4 planes: 98.65 % test at 48.75 M samples in 14.8 "
+               "min on 2 threads (2-core AMD EPYC, AVX2, 2026-11-26); memory about 0.6 GB",
+    "dpi-98.9": "7,920 neurons per column, 4 planes: a 98.80 % test level from 10 M samples; "
+                "about 6 k samples/s on 1 thread (docs/scaling.md, 2026-12-02) and 10 k on "
+                "2 (make bench, 2026-11-26), so 17-30 min per 10 M samples; memory about "
+                "0.6-0.75 GB",
+    "dpi-program": "792 neurons per column, 4 planes, D𝜋's program's rules: 98.66 % once at "
+                   "43.3 M samples, plateau 98.57 % (docs/results.md); memory about 0.6 GB",
+    "dpi-program-98.9": "7,920 neurons per column, D𝜋's program's rules: 98.73 % first at "
+                        "10.1 M samples, level 98.82 % over 50-100 M (docs/results.md); "
+                        "memory about 0.6-0.75 GB",
+    "fashion": "792 neurons per column, 8 planes: 84.07 ± 0.07 % test (3 seeds) at 3 M "
+               "samples, about 14 min of one worker (docs/variants.md); memory about 0.8 GB",
+    "fashion-plus": "792 neurons trained, 8 planes, the last 10 epochs vote (7,920): "
+                    "84.84 ± 0.80 % test (3 seeds) at 3 M samples, about 14 min of one "
+                    "worker (docs/variants.md); memory about 0.8 GB",
+    "mnist-plus": "792 neurons trained, 8 planes, the last 10 epochs vote (7,920): "
+                  "98.49 ± 0.09 % test (3 seeds) at 10 M samples, about 20 min of one "
+                  "worker (docs/variants.md); memory about 0.75 GB",
+}
