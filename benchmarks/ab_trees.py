@@ -143,9 +143,10 @@ def main() -> None:
                     help="compare training speed only, in --rounds rounds (for an old tree "
                          "whose forward kernel takes other arguments)")
     args = ap.parse_args()
-    if not (args.old_tree / "engine" / "kernels.py").is_file():
-        sys.exit(f"error: {args.old_tree} has no engine/kernels.py; pass a checkout "
-                 "(git worktree add /tmp/old COMMIT)")
+    if not any((args.old_tree / "engine" / name).is_file()
+               for name in ("forward.py", "kernels.py")):
+        sys.exit(f"error: {args.old_tree} has no engine/forward.py (or kernels.py); pass a "
+                 "checkout (git worktree add /tmp/old COMMIT)")
     for side, tree in (("old", args.old_tree), ("new", ROOT)):
         rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip() or "?"

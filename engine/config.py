@@ -260,8 +260,9 @@ _FASHION = {"levels": _EIGHT_PLANES, "slots": 20, "grow_count": 20,
             "decay_amount": 31, "reinforce_positive": 699}
 
 # Beyond D𝜋 (docs/variants.md): the winners of the search, selected on validation
-# (docs/sweeps/plus-*.toml): on MNIST, 8 intensity planes instead of D𝜋's 4; both also vote
-# with a snapshot ensemble (PRESET_SNAPSHOTS below).
+# (docs/sweeps/plus-*.toml): on MNIST, 8 intensity planes instead of D𝜋's 4. Their training
+# runs also vote with a snapshot ensemble, an option of the run, not of the model
+# (pipeline/training/configuration.py, PRESET_SNAPSHOTS).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "dpi-98.9": _LARGE,
@@ -272,11 +273,4 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mnist-plus": {"levels": _EIGHT_PLANES},
 }
 
-# A preset may also set options of the training run, which are not the model's: the seed
-# its runs default to (D𝜋's program called srand(1000)), and `snapshots`, the snapshot
-# ensemble of the last K epochs that `train` writes at its end (docs/variants.md).
-PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
-PRESET_SNAPSHOTS: dict[str, int] = {"fashion-plus": 10, "mnist-plus": 10}
-
-__all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS", "PRESET_SEEDS",
-           "PRESET_SNAPSHOTS"]
+__all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS"]

@@ -121,8 +121,8 @@ def root(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
         "--version", help="Print the version and exit.", is_eager=True)] = False) -> None:
     """Reproduce and explore D𝜋's Self-Organised Neural Network on MNIST."""
     if show_version:
-        from importlib.metadata import version
-        out.print(f"snnpipe {version('snnpipe')}", markup=False, highlight=False)
+        from snnpipe._version import version
+        out.print(f"snnpipe {version}", markup=False, highlight=False)
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:  # a newcomer's first call: the way in, not an error
         out.print(START_HERE, markup=False, highlight=False)
@@ -277,17 +277,18 @@ def config_show(preset: PresetOpt = "default", config: ConfigOpt = None,
     from snnpipe.engine.config import FIELD_HELP
     from snnpipe.pipeline.training.configuration import (
         PRESET_COSTS,
+        RUN_KEY_HELP,
         build_config,
         preset_seed,
+        run_keys_set,
     )
     from snnpipe.stores.runs import to_toml
     cfg, run = build_config(preset, config, set_)
-    out.print(to_toml(cfg.to_dict(), FIELD_HELP), end="")
+    out.print(to_toml({**cfg.to_dict(), **run_keys_set(run)}, {**FIELD_HELP, **RUN_KEY_HELP}),
+              end="")
     out.print(f"# runs of this preset default to --seed {preset_seed(preset, None)}")
-    if run.get("snapshots"):
-        out.print(f"# train runs of this configuration also vote with the last "
-                  f"{run['snapshots']} epochs' networks (--snapshots {run['snapshots']})")
-    out.print(f"# cost of preset {preset}: {PRESET_COSTS[preset]}", soft_wrap=True)
+    if config is None and not set_ and preset in PRESET_COSTS:
+        out.print(f"# cost of preset {preset}: {PRESET_COSTS[preset]}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------- train

@@ -21,7 +21,7 @@ _EXPORTS = {
     "__version__": ("snnpipe._version", "version"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(set(_EXPORTS) - {"__version__"})   # `import *` keeps the caller's own
 
 
 def __getattr__(name: str):
@@ -35,4 +35,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted(set(globals()) | set(_EXPORTS))

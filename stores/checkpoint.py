@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import zarr
 
+from snnpipe._version import version
 from snnpipe.engine import Config, ConfigError
 
 from . import integrity
@@ -92,7 +92,7 @@ def save(path: Path, cfg: Config, arrays: dict[str, np.ndarray], state: dict, ep
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "config": cfg.to_dict(), "state": state, "epoch": int(epoch),
             "metrics": metrics, "dataset": dataset, "levels": list(cfg.levels),
-            "checksums": checksums, "snnpipe_version": version("snnpipe"),
+            "checksums": checksums, "snnpipe_version": version,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **(extra or {}),
         })

@@ -76,7 +76,7 @@ def read_info(run_dir: Path, kind: str) -> dict:
 # run.json options a train run cannot go on without, and the types they must have
 _TRAIN_TYPES = {"dataset": (str,), "seed": (int,), "sampling": (str,),
                 "limit_train": (int, type(None)), "limit_test": (int, type(None)),
-                "eval_every": (int,), "checkpoint_every": (int,)}
+                "eval_every": (int,), "checkpoint_every": (int,), "snapshots": (int,)}
 _REPRODUCE_NUMBERS = ("target", "max_samples", "hours")
 
 

@@ -19,7 +19,7 @@ from snnpipe.stores import checkpoint as ckpt
 from snnpipe.stores.runs import read_metrics
 
 # Tiny and fast; with this seed epoch 2 beats epoch 1, so best.zarr is replaced too; the
-# `snapshots` variant adds its write (snapshots.zarr, final epoch) to the journal.
+# `snapshots` option adds its write (snapshots.zarr, final epoch) to the journal.
 PLAIN_TRAIN = ["train", "--epochs", "2", "--set", "neurons=20", "--limit-train", "400",
                "--limit-test", "200", "--seed", "3"]
 TRAIN = [*PLAIN_TRAIN, "--set", "snapshots=2"]

@@ -294,7 +294,7 @@ def test_plot_against_a_run_without_test_accuracy_and_priming_in_a_used_folder(t
     assert "already holds a priming run" in msg and "--resume" not in msg
 
 
-def test_reproduce_refuses_the_snapshots_switch_it_cannot_honour(tmp_path):
+def test_reproduce_refuses_the_snapshots_option_it_cannot_honour(tmp_path):
     for args in (["--preset", "mnist-plus"], ["--set", "snapshots=3"]):
         msg = error_line("reproduce", *args, "--max-samples", 1000, "--run-dir", tmp_path / "r")
         assert "snapshots" in msg and "snnpipe train" in msg

@@ -97,7 +97,7 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
         assert names[:2] == ["best.zarr", "epoch-0001.zarr"] and "epoch-0002.zarr" in names
     from snnpipe.pipeline.training.report import sweep_table
     assert "mean of last 2" in sweep_table(read_spec(spec), res.rows, None)[1]
-    # the `snapshots` variant: a trial's vote is its snapshot ensemble, so that is what the
+    # the `snapshots` option: a trial's vote is its snapshot ensemble, so that is what the
     # sweep selects on (validation) and what it tests once
     from snnpipe.engine import Network
     from snnpipe.pipeline.results.evaluate import evaluate

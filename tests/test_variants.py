@@ -36,8 +36,8 @@ def test_every_variant_is_off_by_default_and_explained_by_config_show(tmp_path):
     assert line.startswith("anneal_steps = 0") and "variant" in line and "off" in line
     assert "snapshots" not in res.stdout        # a run option, off unless a preset sets it
     plus = snnpipe("config", "show", "--preset", "mnist-plus", cwd=tmp_path)
-    assert ("# train runs of this configuration also vote with the last 10 epochs' networks "
-            "(--snapshots 10)") in plus.stdout.splitlines()
+    line = next(x for x in plus.stdout.splitlines() if x.startswith("snapshots"))
+    assert line.startswith("snapshots = 10") and "train --snapshots K" in line
 
 
 def test_config_show_states_what_each_preset_costs(tmp_path):
@@ -46,13 +46,20 @@ def test_config_show_states_what_each_preset_costs(tmp_path):
     import tomllib
 
     from snnpipe.engine import PRESETS
+    from snnpipe.pipeline.training.configuration import PRESET_SNAPSHOTS
     for preset in PRESETS:
         res = snnpipe("config", "show", "--preset", preset, cwd=tmp_path)
         assert res.returncode == 0, res.stderr
         cost = [x for x in res.stdout.splitlines() if x.startswith(f"# cost of preset {preset}: ")]
         assert len(cost) == 1 and "neurons" in cost[0] and "GB" in cost[0], res.stdout
-        assert tomllib.loads(res.stdout) == {k: list(v) if isinstance(v, tuple) else v
-                                             for k, v in Config.preset(preset).to_dict().items()}
+        model = {k: list(v) if isinstance(v, tuple) else v
+                 for k, v in Config.preset(preset).to_dict().items()}
+        run = {"snapshots": PRESET_SNAPSHOTS[preset]} if preset in PRESET_SNAPSHOTS else {}
+        assert tomllib.loads(res.stdout) == {**model, **run}
+    # a cost is the preset's as measured: with overrides it would describe something else
+    res = snnpipe("config", "show", "--preset", "mnist-plus", "--set", "snapshots=3",
+                  cwd=tmp_path)
+    assert "# cost" not in res.stdout and "snapshots = 3" in res.stdout
 
 
 @given(amount=st.integers(-10**6, 10**6), age=st.integers(0, 10**9),
@@ -251,6 +258,8 @@ def test_a_winner_preset_trains_in_one_command_building_the_store_its_levels_nee
     assert cp.cfg.levels == levels and cp.cfg.neurons == 40
     assert "snapshots: the last 2 epochs' networks together score" in res.stdout
     assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["snapshots"] == 10
+    # config.toml, fed back with --config, trains the same way: the run option is in it
+    assert "snapshots = 10" in (tmp_path / "run" / "config.toml").read_text()
 
 
 # ------------------------------------------------------------------- no positions

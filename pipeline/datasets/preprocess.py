@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import dask
 import dask.array as da
 import numpy as np
 
+from snnpipe._version import version
 from snnpipe.engine import Config, ConfigError
 from snnpipe.engine.encoding import planes_from_pixels
 from snnpipe.pipeline.datasets.sources import raw_source
@@ -193,7 +193,7 @@ def _preprocess_locked(dataset, data_dir, out, levels, force, source, scheduler_
             fail_after_write()                        # tests inject a crash here
         dataset_store.finalize(tmp, {
             "dataset": dataset, "levels": list(levels), "checksums": raw.checksums,
-            "source": raw.source, "snnpipe_version": version("snnpipe"),
+            "source": raw.source, "snnpipe_version": version,
             "created": datetime.now(UTC).isoformat(timespec="seconds"), "data": raw.info,
         })
     return PreprocessResult(out, False, raw.source, time.perf_counter() - start, sched,

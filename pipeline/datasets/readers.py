@@ -31,7 +31,7 @@ from snnpipe.pipeline.datasets.bounded import (
     too_large,
 )
 from snnpipe.pipeline.errors import PipelineError
-from snnpipe.pipeline.training.resources import memory_budget
+from snnpipe.pipeline.resources import memory_budget
 
 MAX_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 256 << 20      # an image file: 40 megapixels of RGBA, uncompressed, fit

@@ -10,13 +10,22 @@ import tomllib
 from pathlib import Path
 
 from snnpipe.engine import PRESETS, Config, ConfigError
-from snnpipe.engine.config import CHOICES, MAX_COUNT, PRESET_SEEDS, PRESET_SNAPSHOTS
+from snnpipe.engine.config import CHOICES, MAX_COUNT
 from snnpipe.pipeline.errors import PipelineError
 from snnpipe.stores.checkpoint import MOVED_TO_RUN
 
 # Keys a config file, `--set` or a sweep spec may hold beside the Config fields: options of
 # the training run (earlier versions kept them in Config; their checkpoints still load).
 RUN_KEYS = MOVED_TO_RUN
+
+# A preset may also set options of the training run, which are not the model's: the seed
+# its runs default to (D𝜋's program called srand(1000)), and `snapshots`, the snapshot
+# ensemble of the last K epochs that `train` writes at its end (docs/variants.md).
+PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
+PRESET_SNAPSHOTS: dict[str, int] = {"fashion-plus": 10, "mnist-plus": 10}
+RUN_KEY_HELP = {"snapshots": "the training run's (train --snapshots K), 0 = off: it also "
+                             "writes and scores the ensemble of its last K epochs "
+                             "(checkpoints/snapshots.zarr); docs/variants.md"}
 
 
 def config_keys() -> list[str]:
@@ -129,6 +138,12 @@ def read_config_file(path: Path) -> Config:
         return Config.from_dict(fields)
     except ConfigError as exc:
         raise PipelineError(f"{path}: invalid configuration ({exc})") from None
+
+
+def run_keys_set(run: dict) -> dict:
+    """The run options worth writing into a config file: those not at their default (0),
+    so that a run folder's config.toml, fed back with --config, trains the same way."""
+    return {k: v for k, v in run.items() if v}
 
 
 def read_run_keys(path: Path) -> dict:

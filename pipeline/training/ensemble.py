@@ -164,7 +164,7 @@ def check_distinct(loaded: list[checkpoint.Checkpoint]) -> None:
 
 def snapshot_ensemble(trainer: Trainer, saved: list[Path], epoch: int,
                       k: int) -> tuple[Network, list[str]]:
-    """The `snapshots` variant at a run's final epoch: the trainer's network stacked with the
+    """The `snapshots` option at a run's final epoch: the trainer's network stacked with the
     run's K - 1 epoch checkpoints before `epoch` (fewer in a run shorter than K epochs).
     Returns the stacked network and its members' names."""
     before = [p for p in saved if runs.checkpoint_epoch(p) in range(epoch - k + 1, epoch)]

@@ -20,7 +20,7 @@ Spec (every key but `dataset` optional):
     checkpoint_every = 0                  # > 0: keep every Kth epoch checkpoint (snapshots
                                           # for `snnpipe ensemble`); 0: the final epoch's,
                                           # last and best only
-    [fixed]   neurons = 200               # Config fields for every trial
+    [fixed]   neurons = 200               # Config fields (and `snapshots`) for every trial
     [grid]    grow_count = [5, 10]        # every combination
     [random]  decay_amount = {int = [1, 10]}, reinforce_positive = {log = [50, 500]},
               quantilizer = {choice = ["exact", "binary32"]}
@@ -47,10 +47,14 @@ import dask
 import numpy as np
 
 from snnpipe.engine import PRESETS, Config, ConfigError
-from snnpipe.engine.config import PRESET_SNAPSHOTS
 from snnpipe.pipeline.errors import PipelineError
 from snnpipe.pipeline.options import check_workers
-from snnpipe.pipeline.training.configuration import config_keys, load_toml, split_run_keys
+from snnpipe.pipeline.training.configuration import (
+    PRESET_SNAPSHOTS,
+    config_keys,
+    load_toml,
+    split_run_keys,
+)
 from snnpipe.pipeline.training.tracking import wandb_mode as checked_wandb_mode
 from snnpipe.stores import runfolder, runs
 
@@ -139,10 +143,11 @@ def read_spec(path: Path) -> SweepSpec:
     for table in ("fixed", "grid", "random"):
         value = data.get(table, {})
         if not isinstance(value, dict):
-            raise _fail(path, f"[{table}] must be a table of Config fields")
+            raise _fail(path, f"[{table}] must be a table of Config fields (or snapshots)")
         bad = sorted(set(value) - set(config_keys()))
         if bad:
             raise _fail(path, f"[{table}] unknown Config field(s) {', '.join(bad)}; valid: "
+                        "snapshots (the training run's option) and "
                         + ", ".join(config_keys()))
         setattr(spec, table, value)
     for key, values in spec.grid.items():
@@ -274,7 +279,7 @@ def run_trial(task: dict) -> dict:
         row.update(metric=float(np.mean(scored[-task["metric_window"]:])), metric_name=key,
                    samples=last["samples_seen"], best=max(scored),
                    status="ok" if not result.interrupted else "interrupted")
-        if last.get(f"snapshots_{key}") is not None:     # the `snapshots` variant's vote
+        if last.get(f"snapshots_{key}") is not None:     # the `snapshots` option's vote
             row["snapshots_metric"] = last[f"snapshots_{key}"]
         for mark in task["marks"]:
             hit = next((r for r in result.rows if r["samples_seen"] >= mark
@@ -438,13 +443,13 @@ def _best(rows) -> float | None:
 
 def score(row: dict) -> float:
     """What a trial is selected on: its metric, or, for a configuration with the
-    `snapshots` variant, its snapshot ensemble's validation accuracy (that is its vote)."""
+    `snapshots` option, its snapshot ensemble's validation accuracy (that is its vote)."""
     return row.get("snapshots_metric", row["metric"])
 
 
 def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | None:
     """The configuration with the best mean validation score over its seeds; its best.zarr
-    checkpoints (snapshots.zarr with the `snapshots` variant) are evaluated on the test set
+    checkpoints (snapshots.zarr with the `snapshots` option) are evaluated on the test set
     once, here, and nowhere else."""
     if spec.validation == 0:
         return None                        # a seed study: no selection, the metric is test

@@ -29,9 +29,10 @@ from snnpipe.pipeline.datasets.data import (
     store_info,
 )
 from snnpipe.pipeline.errors import PipelineError
+from snnpipe.pipeline.resources import check_memory
 from snnpipe.pipeline.results.evaluate import evaluate
+from snnpipe.pipeline.training.configuration import read_config_file, read_run_keys, run_keys_set
 from snnpipe.pipeline.training.ensemble import snapshot_ensemble
-from snnpipe.pipeline.training.resources import check_memory
 from snnpipe.pipeline.training.tracking import WandbTracker
 from snnpipe.stores import atomic, faults, runfolder, runs
 from snnpipe.stores import checkpoint as ckpt
@@ -158,7 +159,8 @@ def _saved_options(opts: TrainOptions, run_dir: Path, cfg: Config) -> TrainOptio
             limit_train=saved["limit_train"], limit_test=saved["limit_test"],
             eval_every=saved["eval_every"], checkpoint_every=saved["checkpoint_every"],
             validation=saved.get("validation", 0), group=saved.get("group"),
-            snapshots=saved.get("snapshots", _snapshots_before_the_move(run_dir)),
+            snapshots=(saved["snapshots"] if "snapshots" in saved
+                       else _snapshots_before_the_move(run_dir)),
             resume=run_dir, wandb_mode=opts.wandb_mode)
     except KeyError as exc:
         raise PipelineError(f"{run_dir}/run.json lacks option {exc}; start a new run") from None
@@ -166,7 +168,6 @@ def _saved_options(opts: TrainOptions, run_dir: Path, cfg: Config) -> TrainOptio
 
 def _snapshots_before_the_move(run_dir: Path) -> int:
     """A run begun when `snapshots` was a Config field: its config.toml holds it."""
-    from snnpipe.pipeline.training.configuration import read_run_keys
     path = run_dir / "config.toml"
     return read_run_keys(path).get("snapshots", 0) if path.is_file() else 0
 
@@ -353,7 +354,8 @@ def _begin(opts: TrainOptions, run_dir: Path, cfg: Config) -> tuple[Trainer, _Hi
                if k not in ("config", "resume", "run_dir", "runs_root", "data_dir",
                             "store", "wandb_mode")}
     info = {"options": options, "wandb_id": None, "kind": "train"}
-    runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(cfg.to_dict()))
+    runs.write_text_atomic(run_dir / "config.toml", runs.to_toml(
+        {**cfg.to_dict(), **run_keys_set({"snapshots": opts.snapshots})}))
     runfolder.write_info(run_dir, info)
     return trainer, ([], None, None), info
 
@@ -443,7 +445,6 @@ class _Epochs:
 
 
 def _saved_config(run_dir: Path) -> Config:
-    from snnpipe.pipeline.training.configuration import read_config_file
     return read_config_file(run_dir / "config.toml")
 
 
