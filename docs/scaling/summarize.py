@@ -7,11 +7,20 @@ docs/scaling/runs/<spec>/trials/<id>/ (finished or not: an unfinished run is mar
 level is the mean of the last 10 validation evaluations, never the best one; "samples to
 reach it" is the first evaluation at which the moving mean of 10 evaluations comes within
 0.05 points of that level.
+
+A seed ensemble (docs/scaling/ensembles/*.json, written by `--ensemble SPEC PLANES`) is one
+more cell at K x N neurons: the K seeds' final networks stacked by `snnpipe ensemble` and
+evaluated once on their validation split. It has one evaluation, not a level; its members'
+final evaluations are shown beside it.
+
+    python docs/scaling/summarize.py --ensemble mnist-7920 4   # once both seeds are done
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 WINDOW = 10
 WITHIN = 0.0005
+BEGUN = 5_000_000      # below this many samples a run has no level worth printing yet
 
 
 def cells() -> list[dict]:
@@ -44,7 +54,8 @@ def cells() -> list[dict]:
             acc = np.array([r["validation_accuracy"] for r in rows])
             samples = np.array([r["samples_seen"] for r in rows])
             level = float(acc[-WINDOW:].mean())
-            moving = np.convolve(acc, np.ones(WINDOW) / WINDOW, mode="valid")
+            moving = np.convolve(acc, np.ones(WINDOW) / WINDOW, mode="valid") \
+                if len(acc) >= WINDOW else np.array([])
             reach = int(samples[WINDOW - 1 + int(np.argmax(moving >= level - WITHIN))]) \
                 if len(moving) else int(samples[-1])
             out.append({
@@ -55,10 +66,41 @@ def cells() -> list[dict]:
                 "reach": reach, "samples": int(samples[-1]),
                 "hours": sum(r.get("seconds", 0.0) for r in read_metrics(run)) / 3600,
                 "rate": float(np.median([r["samples_per_s"] for r in rows[-WINDOW:]])),
+                "evaluations": len(acc),
                 "done": finished.get(trial["id"], {}).get("status") == "ok",
                 "memory": finished.get(trial["id"], {}).get("peak_rss_mb"),
                 "curve": (samples, acc)})
     return out
+
+
+def ensemble(spec: str, planes: int) -> Path:
+    """Stack the finished seeds of one cell (their last.zarr), evaluate on validation, and
+    record the result in ensembles/<spec>-<planes>-planes.json."""
+    done = [c for c in cells() if c["spec"] == spec and c["planes"] == planes and c["done"]]
+    if len(done) < 2:
+        sys.exit(f"error: {spec}, {planes} planes has {len(done)} finished seeds; needs 2+")
+    folder = HERE / "runs" / spec / "trials"
+    members = [folder / c["id"] / "checkpoints" / "last.zarr" for c in done]
+    out = HERE / "ensembles" / f"{spec}-{planes}-planes.zarr"
+    out.parent.mkdir(exist_ok=True)
+    snnpipe = [sys.executable, "-m", "snnpipe.pipeline.cli"]
+    subprocess.run([*snnpipe, "ensemble", str(out), *map(str, members), "--force"],
+                   check=True)
+    res = subprocess.run([*snnpipe, "eval", str(out), "--split", "validation", "--json"],
+                         check=True, capture_output=True, text=True)
+    acc = json.loads(res.stdout)["results"][0]["accuracy"]
+    record = {"spec": spec, "planes": planes, "neurons": sum(c["neurons"] for c in done),
+              "members": [{"id": c["id"], "seed": c["seed"], "samples": c["samples"],
+                           "final_validation": float(c["curve"][1][-1]),
+                           "level": c["level"]} for c in done],
+              "validation_accuracy": acc, "dataset": done[0]["dataset"]}
+    path = out.with_suffix(".json")
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def ensembles() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((HERE / "ensembles").glob("*.json"))]
 
 
 def table(rows: list[dict]) -> str:
@@ -67,12 +109,26 @@ def table(rows: list[dict]) -> str:
              "| peak memory | status |", "|" + "---|" * 11]
     for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"])):
         memory = f"{c['memory']:,.0f} MB" if c["memory"] else "see below"
+        if c["samples"] < BEGUN:                        # just begun: no level yet
+            lines.append(f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
+                         f"– | – | {c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | – | – | "
+                         "begun (resumable) |")
+            continue
         lines.append(
             f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
             f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | {c['reach'] / 1e6:.1f} M | "
             f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
             f"{memory} | "
             f"{'done' if c['done'] else 'unfinished (resumable)'} |")
+    for e in ensembles():
+        seeds = " + ".join(str(m["seed"]) for m in e["members"])
+        finals = ", ".join(f"{100 * m['final_validation']:.2f}" for m in e["members"])
+        lines.append(
+            f"| {e['dataset']} | {e['neurons']:,} ({len(e['members'])} × "
+            f"{e['neurons'] // len(e['members']):,}) | {e['planes']} | {seeds} | "
+            f"{100 * e['validation_accuracy']:.2f} (one evaluation; members' final: {finals}) | "
+            f"– | {len(e['members'])} × "
+            f"{e['members'][0]['samples'] / 1e6:.1f} M | – | – | – | seed ensemble |")
     return "\n".join(lines)
 
 
@@ -83,8 +139,13 @@ def plots(rows: list[dict]) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for dataset, planes in sorted({(c["dataset"], c["planes"]) for c in rows}):
         pts = sorted((c["neurons"], 100 * c["level"]) for c in rows
-                     if c["planes"] == planes and c["dataset"] == dataset)
+                     if c["planes"] == planes and c["dataset"] == dataset
+                     and c["samples"] >= BEGUN)
         ax.plot(*zip(*pts, strict=True), "o-", label=f"{dataset}, {planes} planes")
+    for e in ensembles():
+        ax.plot(e["neurons"], 100 * e["validation_accuracy"], "*", markersize=11,
+                label=f"{e['dataset']}, {e['planes']} planes, {len(e['members'])}-seed "
+                      "ensemble (one evaluation)")
     ax.set_xscale("log")
     ax.set_xlabel("neurons per column")
     ax.set_ylabel("validation accuracy % (mean of last 10)")
@@ -108,6 +169,8 @@ def plots(rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--ensemble"]:
+        print(ensemble(sys.argv[2], int(sys.argv[3])))
     found = cells()
     print(table(found))
     plots(found)
