@@ -99,6 +99,25 @@ def ensemble(spec: str, planes: int) -> Path:
     return path
 
 
+def at_samples(rows: list[dict], marks=(5e6, 10e6, 15e6, 20e6, 30e6)) -> str:
+    """Validation accuracy at equal samples: at each mark, the mean of the 10 evaluations up
+    to it (a run that has not reached the mark shows –)."""
+    cols = sorted((c for c in rows if c["samples"] >= BEGUN),
+                  key=lambda c: (c["dataset"], -c["neurons"], c["planes"], c["seed"]))
+    head = "| samples | " + " | ".join(f"{c['neurons']:,} neurons, {c['planes']} planes, "
+                                       f"seed {c['seed']}" for c in cols) + " |"
+    lines = [head, "|" + " --- |" * (len(cols) + 1)]
+    for mark in marks:
+        cells_ = []
+        for c in cols:
+            s, a = c["curve"]
+            upto = a[s <= mark]
+            cells_.append(f"{100 * upto[-WINDOW:].mean():.2f} %"
+                          if s[-1] >= mark and len(upto) >= WINDOW else "–")
+        lines.append(f"| {mark / 1e6:.0f} M | " + " | ".join(cells_) + " |")
+    return "\n".join(lines)
+
+
 def ensembles() -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((HERE / "ensembles").glob("*.json"))]
 
@@ -173,4 +192,6 @@ if __name__ == "__main__":
         print(ensemble(sys.argv[2], int(sys.argv[3])))
     found = cells()
     print(table(found))
+    print()
+    print(at_samples(found))
     plots(found)
