@@ -271,6 +271,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fashion": _FASHION,
     "fashion-plus": _FASHION,
     "mnist-plus": {"levels": _EIGHT_PLANES},
+    # The scaling study's MNIST winner (docs/scaling.md), selected on validation among 792,
+    # 2,376 and 7,920 neurons with 4 and 8 planes: D𝜋's large network as it stands.
+    "mnist-scale": _LARGE,
 }
 
 __all__ = ["CHOICES", "Config", "ConfigError", "FIELD_HELP", "PRESETS"]

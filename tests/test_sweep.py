@@ -185,3 +185,16 @@ def test_a_sweep_never_rebuilds_the_default_store_with_other_levels(tmp_path):
     spec = read_spec(spec_file(tmp_path, 'dataset = "mnist"\npreset = "fashion"\n'))
     [(levels, path)] = stores_needed(spec, expand(spec), tmp_path / "data").items()
     assert len(levels) == 8 and path.name == f"mnist-levels-{'-'.join(map(str, levels))}.zarr"
+
+
+@pytest.mark.parametrize("spec", sorted([*(ROOT / "docs" / "sweeps").glob("*.toml"),
+                                         *(ROOT / "docs" / "scaling" / "specs").glob("*.toml")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_committed_spec_reads_and_expands_into_valid_trials(spec):
+    """The docs' sweep commands run these files: each must parse and give valid configs."""
+    from snnpipe.pipeline.training.sweep import trial_config
+    parsed = read_spec(spec)
+    trials = expand(parsed)
+    assert trials and len({t["id"] for t in trials}) == len(trials)
+    for trial in trials:
+        trial_config(trial)                      # raises on an invalid configuration
