@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from snnpipe.pipeline.errors import PipelineError
-from snnpipe.pipeline.training.sweep import expand, read_spec, stores_needed, sweep, trial_id
+from snnpipe.pipeline.training.sweep import (
+    expand,
+    read_spec,
+    stores_needed,
+    sweep,
+    trial_config,
+    trial_id,
+)
 from snnpipe.stores import checkpoint as ckpt
 from snnpipe.stores.dataset import open_dataset
 from snnpipe.stores.runs import read_jsonl
@@ -192,7 +199,6 @@ def test_a_sweep_never_rebuilds_the_default_store_with_other_levels(tmp_path):
                          ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_committed_spec_reads_and_expands_into_valid_trials(spec):
     """The docs' sweep commands run these files: each must parse and give valid configs."""
-    from snnpipe.pipeline.training.sweep import trial_config
     parsed = read_spec(spec)
     trials = expand(parsed)
     assert trials and len({t["id"] for t in trials}) == len(trials)
