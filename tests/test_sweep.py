@@ -84,16 +84,26 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     assert len(selected["test_accuracy_of_best_checkpoint"]) == 2
 
 
-def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
+def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path, monkeypatch):
     from distributed import LocalCluster
+
+    from snnpipe.stores.dataset import Dataset
+    loaded, real = [], Dataset.load
+
+    def spy(self, split, limit=None):
+        loaded.append(split)
+        return real(self, split, limit)
+    monkeypatch.setattr(Dataset, "load", spy)       # the client's reads (workers: own process)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster:
         spec = spec_file(tmp_path, TINY.replace(
-            "marks", "metric_window = 2\ncheckpoint_every = 1\nmarks").replace(
+            "marks", "metric_window = 2\ncheckpoint_every = 1\ntest = false\nmarks").replace(
             "neurons = 20", "neurons = 20\nsnapshots = 2"))
         res = sweep(read_spec(spec), tmp_path / "s", wandb_mode="disabled",
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
+    # test = false (a study's cells): the sweep selects on validation and never reads test
+    assert "test" not in loaded and "test_accuracy_of_best_checkpoint" not in res.selected
     # metric_window = 2: the metric is the mean of the last two validation evaluations
     for row in res.rows:
         history = [m["validation_accuracy"] for m in read_jsonl(Path(row["run_dir"]) /
@@ -116,7 +126,8 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path):
     chosen = [r for r in res.rows if r["id"] in res.selected["trials"]]
     assert res.selected["checkpoints"] == ["snapshots.zarr"] * 2
     assert res.selected["validation_accuracy"] == [r["snapshots_metric"] for r in chosen]
-    assert "snapshot ensemble %" in sweep_table(read_spec(spec), res.rows, res.selected)[1]
+    report = sweep_table(read_spec(spec), res.rows, res.selected)[1]
+    assert "snapshot ensemble %" in report and "test not read" in report
     # trials are deterministic: the same trial on another cluster gives the same metric
     ids = {trial_id({"grow_count": 5}, 0)}
     assert ids <= {r["id"] for r in res.rows}
@@ -148,6 +159,8 @@ def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
     ("colour = 1\n", "unknown key(s) colour"),
     ("metric_window = 0\n", "metric_window must be an integer >= 1"),
     ("checkpoint_every = -1\n", "checkpoint_every must be an integer >= 0"),
+    ("test = 1\n", "test must be true or false"),
+    ("test = false\nvalidation = 0\n", "test = false with validation = 0 measures nothing"),
     ("[grid]\nneurons = [0]\n", "neurons must be > 0"),
 ])
 def test_bad_specs_are_one_line(tmp_path, text, message):

@@ -13,6 +13,10 @@ more cell at K x N neurons: the K seeds' final networks stacked by `snnpipe ense
 evaluated once on their validation split. It has one evaluation, not a level; its members'
 final evaluations are shown beside it.
 
+A run trained with `snapshots = 10` (the Fashion-MNIST 7,920-neuron cells) also votes with
+its last 10 epochs' networks stacked: that vote's one validation evaluation, from the
+sweep's row, is the column "snapshot ensemble".
+
     python docs/scaling/summarize.py --ensemble mnist-7920 4   # once both seeds are done
 """
 
@@ -69,6 +73,7 @@ def cells() -> list[dict]:
                 "evaluations": len(acc),
                 "done": finished.get(trial["id"], {}).get("status") == "ok",
                 "memory": finished.get(trial["id"], {}).get("peak_rss_mb"),
+                "vote": finished.get(trial["id"], {}).get("snapshots_metric"),
                 "curve": (samples, acc)})
     return out
 
@@ -99,10 +104,14 @@ def ensemble(spec: str, planes: int) -> Path:
     return path
 
 
-def at_samples(rows: list[dict], marks=(5e6, 10e6, 15e6, 20e6, 30e6)) -> str:
-    """Validation accuracy at equal samples: at each mark, the mean of the 10 evaluations up
-    to it (a run that has not reached the mark shows –)."""
-    cols = sorted((c for c in rows if c["samples"] >= BEGUN),
+MARKS = {"mnist": (5e6, 10e6, 15e6, 20e6, 30e6), "fashion-mnist": (2e6, 5e6, 10e6)}
+
+
+def at_samples(rows: list[dict], dataset: str) -> str:
+    """Validation accuracy at equal samples, one data set: at each mark, the mean of the 10
+    evaluations up to it (a run that has not reached the mark shows –)."""
+    marks = MARKS[dataset]
+    cols = sorted((c for c in rows if c["samples"] >= BEGUN and c["dataset"] == dataset),
                   key=lambda c: (c["dataset"], -c["neurons"], c["planes"], c["seed"]))
     head = "| samples | " + " | ".join(f"{c['neurons']:,} neurons, {c['planes']} planes, "
                                        f"seed {c['seed']}" for c in cols) + " |"
@@ -124,18 +133,22 @@ def ensembles() -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = ["| data set | neurons per column | planes | seed | validation level % (last 10) "
+             "| snapshot ensemble % (last 10 epochs, one evaluation) "
              "| samples to reach it | samples trained | wall hours | samples/s (last 10) "
-             "| peak memory | status |", "|" + "---|" * 11]
+             "| peak memory | status |", "|" + "---|" * 12]
     for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"])):
         memory = f"{c['memory']:,.0f} MB" if c["memory"] else "see below"
+        vote = "–" if c["vote"] is None else f"{100 * c['vote']:.2f}"
         if c["samples"] < BEGUN:                        # just begun: no level yet
             lines.append(f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
-                         f"– | – | {c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | – | – | "
+                         f"– | – | – | {c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | – | – | "
                          "begun (resumable) |")
             continue
         lines.append(
             f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
-            f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | {c['reach'] / 1e6:.1f} M | "
+            f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | "
+            f"{vote} | "
+            f"{c['reach'] / 1e6:.1f} M | "
             f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
             f"{memory} | "
             f"{'done' if c['done'] else 'unfinished (resumable)'} |")
@@ -146,43 +159,64 @@ def table(rows: list[dict]) -> str:
             f"| {e['dataset']} | {e['neurons']:,} ({len(e['members'])} × "
             f"{e['neurons'] // len(e['members']):,}) | {e['planes']} | {seeds} | "
             f"{100 * e['validation_accuracy']:.2f} (one evaluation; members' final: {finals}) | "
-            f"– | {len(e['members'])} × "
+            f"– | – | {len(e['members'])} × "
             f"{e['members'][0]['samples'] / 1e6:.1f} M | – | – | – | seed ensemble |")
     return "\n".join(lines)
 
 
 def plots(rows: list[dict]) -> None:
+    """Two figures, each a panel per data set (their accuracies are 13 points apart). Sizes
+    are joined through the mean of their finished seeds; an unfinished run is an x."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for dataset, planes in sorted({(c["dataset"], c["planes"]) for c in rows}):
-        pts = sorted((c["neurons"], 100 * c["level"]) for c in rows
-                     if c["planes"] == planes and c["dataset"] == dataset
-                     and c["samples"] >= BEGUN)
-        ax.plot(*zip(*pts, strict=True), "o-", label=f"{dataset}, {planes} planes")
-    for e in ensembles():
-        ax.plot(e["neurons"], 100 * e["validation_accuracy"], "*", markersize=11,
-                label=f"{e['dataset']}, {e['planes']} planes, {len(e['members'])}-seed "
-                      "ensemble (one evaluation)")
-    ax.set_xscale("log")
-    ax.set_xlabel("neurons per column")
-    ax.set_ylabel("validation accuracy % (mean of last 10)")
-    ax.set_title("accuracy against size (each seed a point)")
-    ax.legend()
+    datasets = sorted({c["dataset"] for c in rows}, reverse=True)      # mnist first
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for planes in sorted({c["planes"] for c in rows if c["dataset"] == dataset}):
+            mine = [c for c in rows if c["planes"] == planes and c["dataset"] == dataset
+                    and c["samples"] >= BEGUN]
+            done = [c for c in mine if c["done"]]
+            sizes = sorted({c["neurons"] for c in done})
+            means = [100 * np.mean([c["level"] for c in done if c["neurons"] == n])
+                     for n in sizes]
+            line, = ax.plot(sizes, means, "-", label=f"{planes} planes (mean of seeds)")
+            ax.plot([c["neurons"] for c in done], [100 * c["level"] for c in done], "o",
+                    color=line.get_color())
+            early = [c for c in mine if not c["done"]]
+            if early:
+                ax.plot([c["neurons"] for c in early], [100 * c["level"] for c in early], "x",
+                        color=line.get_color(), label=f"{planes} planes, unfinished run")
+            votes = sorted((c["neurons"], 100 * c["vote"]) for c in rows
+                           if c["planes"] == planes and c["dataset"] == dataset
+                           and c["vote"] is not None)
+            if votes:
+                ax.plot(*zip(*votes, strict=True), "s", markerfacecolor="none",
+                        label=f"{planes} planes, snapshot ensemble (one evaluation)")
+        for e in ensembles():
+            if e["dataset"] == dataset:
+                ax.plot(e["neurons"], 100 * e["validation_accuracy"], "*", markersize=11,
+                        label=f"{e['planes']} planes, {len(e['members'])}-seed ensemble "
+                              "(one evaluation)")
+        ax.set_xscale("log")
+        ax.set_xlabel("neurons per column")
+        ax.set_ylabel("validation accuracy % (mean of last 10)")
+        ax.set_title(f"{dataset}: accuracy against size (each seed a point)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(HERE / "accuracy_vs_neurons.png", dpi=120)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for c in rows:
-        if c["neurons"] == 7920:
-            s, a = c["curve"]
-            ax.plot(s / 1e6, 100 * a, lw=0.8,
-                    label=f"{c['dataset']} {c['planes']} planes, seed {c['seed']}")
-    ax.set_xlabel("samples (millions)")
-    ax.set_ylabel("validation accuracy %")
-    ax.set_ylim(97.5, 99.5)
-    ax.set_title("7,920 neurons per column")
-    ax.legend()
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for c in rows:
+            if c["neurons"] == 7920 and c["dataset"] == dataset:
+                s, a = c["curve"]
+                ax.plot(s / 1e6, 100 * a, lw=0.8, label=f"{c['planes']} planes, seed {c['seed']}")
+        ax.set_xlabel("samples (millions)")
+        ax.set_ylabel("validation accuracy %")
+        if dataset == "mnist":
+            ax.set_ylim(97.5, 99.5)
+        ax.set_title(f"{dataset}: 7,920 neurons per column")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(HERE / "accuracy_vs_samples_7920.png", dpi=120)
 
@@ -192,6 +226,6 @@ if __name__ == "__main__":
         print(ensemble(sys.argv[2], int(sys.argv[3])))
     found = cells()
     print(table(found))
-    print()
-    print(at_samples(found))
+    for name in sorted({c["dataset"] for c in found}, reverse=True):
+        print(f"\n{name}:\n{at_samples(found, name)}")
     plots(found)

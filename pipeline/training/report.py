@@ -168,10 +168,15 @@ def sweep_table(spec, rows: list[dict], selected: dict | None) -> tuple[Table, s
         lines += ["", f"Selected on validation: {selected['params']} (seeds "
                   f"{selected['seeds']}); validation "
                   + ", ".join(f"{100 * v:.2f} %" for v in selected["validation_accuracy"])
-                  + f"; test, evaluated once on the selected {_names(selected)}: "
-                  + ", ".join(f"{100 * v:.2f} %"
-                              for v in selected["test_accuracy_of_best_checkpoint"])]
+                  + _tested(selected)]
     return table, "\n".join(lines) + "\n"
+
+
+def _tested(selected: dict) -> str:
+    if "test_accuracy_of_best_checkpoint" not in selected:
+        return "; test not read (the spec's test = false)"
+    return (f"; test, evaluated once on the selected {_names(selected)}: "
+            + ", ".join(f"{100 * v:.2f} %" for v in selected["test_accuracy_of_best_checkpoint"]))
 
 
 def _names(selected: dict) -> str:

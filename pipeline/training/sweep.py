@@ -20,6 +20,8 @@ Spec (every key but `dataset` optional):
     checkpoint_every = 0                  # > 0: keep every Kth epoch checkpoint (snapshots
                                           # for `snnpipe ensemble`); 0: the final epoch's,
                                           # last and best only
+    test = true                           # false: select on validation, never read test
+                                          # (a study's cells, compared across specs later)
     [fixed]   neurons = 200               # Config fields (and `snapshots`) for every trial
     [grid]    grow_count = [5, 10]        # every combination
     [random]  decay_amount = {int = [1, 10]}, reinforce_positive = {log = [50, 500]},
@@ -60,7 +62,7 @@ from snnpipe.stores import runfolder, runs
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
              "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
-             "metric_window", "checkpoint_every"}
+             "metric_window", "checkpoint_every", "test"}
 RANDOM_KINDS = ("int", "log", "choice")
 
 
@@ -82,6 +84,7 @@ class SweepSpec:
     eval_every: int = 1
     metric_window: int = 1
     checkpoint_every: int = 0
+    test: bool = True
 
     @property
     def swept(self) -> list[str]:
@@ -134,6 +137,12 @@ def read_spec(path: Path) -> SweepSpec:
     spec.metric_window = _positive_int(path, "metric_window", data.get("metric_window", 1))
     spec.checkpoint_every = _positive_int(path, "checkpoint_every",
                                           data.get("checkpoint_every", 0), 0)
+    spec.test = data.get("test", True)
+    if not isinstance(spec.test, bool):
+        raise _fail(path, f"test must be true or false, got {spec.test!r}")
+    if not spec.test and spec.validation == 0:
+        raise _fail(path, "test = false with validation = 0 measures nothing: a seed study's "
+                    "metric is test; hold out a validation split (validation = 10000)")
     if "limit_train" in data:
         spec.limit_train = _positive_int(path, "limit_train", data["limit_train"])
     marks = data.get("marks", [])
@@ -450,7 +459,7 @@ def score(row: dict) -> float:
 def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | None:
     """The configuration with the best mean validation score over its seeds; its best.zarr
     checkpoints (snapshots.zarr with the `snapshots` option) are evaluated on the test set
-    once, here, and nowhere else."""
+    once, here, and nowhere else (not at all with `test = false`)."""
     if spec.validation == 0:
         return None                        # a seed study: no selection, the metric is test
     ok = [r for r in rows if r["status"] == "ok"]
@@ -460,13 +469,24 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
     for r in ok:
         groups.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
     params, members = max(groups.items(), key=lambda kv: np.mean([score(r) for r in kv[1]]))
+    names = ["snapshots.zarr" if "snapshots_metric" in r else "best.zarr" for r in members]
+    selected = {"params": json.loads(params), "seeds": [r["seed"] for r in members],
+                "trials": [r["id"] for r in members],
+                "validation_accuracy": [score(r) for r in members], "checkpoints": names,
+                "best_validation_accuracy": [r["best"] for r in members],
+                "samples": [r["samples"] for r in members]}
+    if spec.test:
+        selected["test_accuracy_of_best_checkpoint"] = _test_once(members, names, stores)
+    return selected
+
+
+def _test_once(members: list[dict], names: list[str], stores: dict) -> list[float]:
     from snnpipe.engine import Network
     from snnpipe.pipeline.datasets.data import check_levels
     from snnpipe.pipeline.results.evaluate import evaluate
     from snnpipe.stores import checkpoint as ckpt
     from snnpipe.stores.dataset import open_dataset
     tests = []
-    names = ["snapshots.zarr" if "snapshots_metric" in r else "best.zarr" for r in members]
     for r, name in zip(members, names, strict=True):
         cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / name)
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
@@ -474,12 +494,7 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
         check_levels(cp.cfg, ds)           # the store was replaced while the sweep ran
         test = ds.load("test")
         tests.append(evaluate(net, test)["accuracy"])
-    return {"params": json.loads(params), "seeds": [r["seed"] for r in members],
-            "trials": [r["id"] for r in members],
-            "validation_accuracy": [score(r) for r in members], "checkpoints": names,
-            "best_validation_accuracy": [r["best"] for r in members],
-            "test_accuracy_of_best_checkpoint": tests,
-            "samples": [r["samples"] for r in members]}
+    return tests
 
 
 def summarize(values: list[float]) -> tuple[float, float]:
