@@ -11,7 +11,8 @@ reach it" is the first evaluation at which the moving mean of 10 evaluations com
 A seed ensemble (docs/scaling/ensembles/*.json, written by `--ensemble SPEC PLANES`) is one
 more cell at K x N neurons: the K seeds' final networks stacked by `snnpipe ensemble` and
 evaluated once on their validation split. It has one evaluation, not a level; its members'
-final evaluations are shown beside it.
+final evaluations are shown beside it. A record with "kind": "snapshot votes" stacks the
+seeds' snapshot votes instead (its command is in the record).
 
 A run trained with `snapshots = 10` (the Fashion-MNIST 7,920-neuron cells) also votes with
 its last 10 epochs' networks stacked: that vote's one validation evaluation, from the
@@ -155,12 +156,15 @@ def table(rows: list[dict]) -> str:
     for e in ensembles():
         seeds = " + ".join(str(m["seed"]) for m in e["members"])
         finals = ", ".join(f"{100 * m['final_validation']:.2f}" for m in e["members"])
+        votes = e.get("kind") == "snapshot votes"       # each member: 10 epochs' networks
         lines.append(
             f"| {e['dataset']} | {e['neurons']:,} ({len(e['members'])} × "
             f"{e['neurons'] // len(e['members']):,}) | {e['planes']} | {seeds} | "
-            f"{100 * e['validation_accuracy']:.2f} (one evaluation; members' final: {finals}) | "
+            f"{100 * e['validation_accuracy']:.2f} (one evaluation; members' "
+            f"{'votes' if votes else 'final'}: {finals}) | "
             f"– | – | {len(e['members'])} × "
-            f"{e['members'][0]['samples'] / 1e6:.1f} M | – | – | – | seed ensemble |")
+            f"{e['members'][0]['samples'] / 1e6:.1f} M | – | – | – | "
+            f"{'seed ensemble of snapshot votes' if votes else 'seed ensemble'} |")
     return "\n".join(lines)
 
 
@@ -195,9 +199,10 @@ def plots(rows: list[dict]) -> None:
                         label=f"{planes} planes, snapshot ensemble (one evaluation)")
         for e in ensembles():
             if e["dataset"] == dataset:
+                what = "votes" if e.get("kind") == "snapshot votes" else "networks"
                 ax.plot(e["neurons"], 100 * e["validation_accuracy"], "*", markersize=11,
-                        label=f"{e['planes']} planes, {len(e['members'])}-seed ensemble "
-                              "(one evaluation)")
+                        label=f"{e['planes']} planes, {len(e['members'])} seeds' {what} "
+                              "stacked (one evaluation)")
         ax.set_xscale("log")
         ax.set_xlabel("neurons per column")
         ax.set_ylabel("validation accuracy % (mean of last 10)")
