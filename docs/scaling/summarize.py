@@ -68,7 +68,7 @@ def cells() -> list[dict]:
                 "dataset": parsed.dataset,
                 "neurons": cfg["neurons"], "planes": len(cfg["levels"]),
                 "level": level, "sd": float(acc[-WINDOW:].std(ddof=1)) if len(acc) > 1 else 0.0,
-                "reach": reach, "samples": int(samples[-1]),
+                "reach": reach, "samples": int(samples[-1]), "budget": parsed.budget_samples,
                 "hours": sum(r.get("seconds", 0.0) for r in read_metrics(run)) / 3600,
                 "rate": float(np.median([r["samples_per_s"] for r in rows[-WINDOW:]])),
                 "evaluations": len(acc),
@@ -113,9 +113,9 @@ def at_samples(rows: list[dict], dataset: str) -> str:
     evaluations up to it (a run that has not reached the mark shows –)."""
     marks = MARKS[dataset]
     cols = sorted((c for c in rows if c["samples"] >= BEGUN and c["dataset"] == dataset),
-                  key=lambda c: (c["dataset"], -c["neurons"], c["planes"], c["seed"]))
-    head = "| samples | " + " | ".join(f"{c['neurons']:,} neurons, {c['planes']} planes, "
-                                       f"seed {c['seed']}" for c in cols) + " |"
+                  key=lambda c: (c["dataset"], -c["neurons"], c["planes"], c["seed"],
+                                 c["budget"]))
+    head = "| samples | " + " | ".join(_label(c, cols) for c in cols) + " |"
     lines = [head, "|" + " --- |" * (len(cols) + 1)]
     for mark in marks:
         cells_ = []
@@ -128,6 +128,20 @@ def at_samples(rows: list[dict], dataset: str) -> str:
     return "\n".join(lines)
 
 
+def _trained(c: dict) -> str:
+    """Samples trained, and of what budget while the run is unfinished."""
+    done = f"{c['samples'] / 1e6:.1f} M"
+    return done if c["done"] else f"{done} of {c['budget'] / 1e6:.0f} M"
+
+
+def _label(c: dict, rows: list[dict]) -> str:
+    """A column's name; the budget too when two specs train the same cell (10 M and 30 M)."""
+    twins = [o for o in rows if (o["dataset"], o["neurons"], o["planes"], o["seed"])
+             == (c["dataset"], c["neurons"], c["planes"], c["seed"])]
+    budget = f", {c['budget'] / 1e6:.0f} M run" if len(twins) > 1 else ""
+    return f"{c['neurons']:,} neurons, {c['planes']} planes, seed {c['seed']}{budget}"
+
+
 def ensembles() -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((HERE / "ensembles").glob("*.json"))]
 
@@ -137,12 +151,13 @@ def table(rows: list[dict]) -> str:
              "| snapshot ensemble % (last 10 epochs, one evaluation) "
              "| samples to reach it | samples trained | wall hours | samples/s (last 10) "
              "| peak memory | status |", "|" + "---|" * 12]
-    for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"])):
+    for c in sorted(rows, key=lambda c: (c["dataset"], c["neurons"], c["planes"], c["seed"],
+                                         c["budget"])):
         memory = f"{c['memory']:,.0f} MB" if c["memory"] else "see below"
         vote = "–" if c["vote"] is None else f"{100 * c['vote']:.2f}"
         if c["samples"] < BEGUN:                        # just begun: no level yet
             lines.append(f"| {c['dataset']} | {c['neurons']:,} | {c['planes']} | {c['seed']} | "
-                         f"– | – | – | {c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | – | – | "
+                         f"– | – | – | {_trained(c)} | {c['hours']:.2f} | – | – | "
                          "begun (resumable) |")
             continue
         lines.append(
@@ -150,7 +165,7 @@ def table(rows: list[dict]) -> str:
             f"{100 * c['level']:.2f} ± {100 * c['sd']:.2f} | "
             f"{vote} | "
             f"{c['reach'] / 1e6:.1f} M | "
-            f"{c['samples'] / 1e6:.1f} M | {c['hours']:.2f} | {c['rate']:,.0f} | "
+            f"{_trained(c)} | {c['hours']:.2f} | {c['rate']:,.0f} | "
             f"{memory} | "
             f"{'done' if c['done'] else 'unfinished (resumable)'} |")
     for e in ensembles():
@@ -196,7 +211,9 @@ def plots(rows: list[dict]) -> None:
                            and c["vote"] is not None)
             if votes:
                 ax.plot(*zip(*votes, strict=True), "s", markerfacecolor="none",
-                        label=f"{planes} planes, snapshot ensemble (one evaluation)")
+                        color=line.get_color(),
+                        label=f"{planes} planes, snapshot vote (one evaluation), "
+                              "at the trained size")
         for e in ensembles():
             if e["dataset"] == dataset:
                 what = "votes" if e.get("kind") == "snapshot votes" else "networks"
