@@ -84,16 +84,21 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     assert len(selected["test_accuracy_of_best_checkpoint"]) == 2
 
 
-def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path, monkeypatch):
-    from distributed import LocalCluster
-
+@pytest.fixture
+def loaded_splits(monkeypatch) -> list[str]:
+    """Every split this process loads from a dataset store (a dask worker is its own)."""
     from snnpipe.stores.dataset import Dataset
     loaded, real = [], Dataset.load
 
     def spy(self, split, limit=None):
         loaded.append(split)
         return real(self, split, limit)
-    monkeypatch.setattr(Dataset, "load", spy)       # the client's reads (workers: own process)
+    monkeypatch.setattr(Dataset, "load", spy)
+    return loaded
+
+
+def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path, loaded_splits):
+    from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster:
         spec = spec_file(tmp_path, TINY.replace(
@@ -103,7 +108,8 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path, monke
                     scheduler_address=cluster.scheduler_address)
     assert [r["status"] for r in res.rows] == ["ok"] * 4
     # test = false (a study's cells): the sweep selects on validation and never reads test
-    assert "test" not in loaded and "test_accuracy_of_best_checkpoint" not in res.selected
+    assert "test" not in loaded_splits
+    assert "test_accuracy_of_best_checkpoint" not in res.selected
     # metric_window = 2: the metric is the mean of the last two validation evaluations
     for row in res.rows:
         history = [m["validation_accuracy"] for m in read_jsonl(Path(row["run_dir"]) /
@@ -133,20 +139,12 @@ def test_the_same_sweep_through_a_scheduler_address(mnist_store, tmp_path, monke
     assert ids <= {r["id"] for r in res.rows}
 
 
-def test_validation_split_never_loads_test(mnist_store, tmp_path, monkeypatch):
-    from snnpipe.pipeline.training.train import TrainOptions, train
-    from snnpipe.stores.dataset import Dataset
-    loaded = []
-    real = Dataset.load
-
-    def spy(self, split, limit=None):
-        loaded.append(split)
-        return real(self, split, limit)
-    monkeypatch.setattr(Dataset, "load", spy)
+def test_validation_split_never_loads_test(mnist_store, tmp_path, loaded_splits):
     from snnpipe.engine import Config
+    from snnpipe.pipeline.training.train import TrainOptions, train
     res = train(TrainOptions(config=Config(neurons=20), epochs=1, limit_train=600,
                              validation=100, run_dir=tmp_path / "r", wandb_mode="disabled"))
-    assert loaded == ["train"] and res.rows[0]["validation_accuracy"] is not None
+    assert loaded_splits == ["train"] and res.rows[0]["validation_accuracy"] is not None
 
 
 @pytest.mark.parametrize("text, message", [
