@@ -418,7 +418,7 @@ def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(mnist_ra
     builds the store the checkpoints need and scores each exactly as recorded."""
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     folders = sorted(p for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file())
-    assert {f.name for f in folders} >= {"mnist-792", "fashion-mnist-792"}
+    assert {f.name for f in folders} >= {"mnist-792", "fashion-mnist-792", "mnist"}
     data = tmp_path / "empty"
     shutil.copytree(mnist_raw[1], data / "raw" / "mnist")     # Fashion-MNIST is fetched
     for folder in folders:
