@@ -2,6 +2,7 @@
 resume, a failing trial, bad specs, and validation that never touches test images."""
 
 import json
+import shutil
 from pathlib import Path
 
 import forkrun
@@ -82,6 +83,12 @@ def test_tiny_sweep_on_a_local_cluster_then_resume(mnist_store, tmp_path):
     assert len(rows) == 5 and rows[-1]["id"] == bad["id"] and rows[-1]["status"] == "ok"
     selected = json.loads((folder / "selected.json").read_text())
     assert len(selected["test_accuracy_of_best_checkpoint"]) == 2
+
+    # a finished sweep moved elsewhere (a committed one, cloned) selects and tests the same
+    moved = tmp_path / "clone" / "sweep"
+    shutil.move(folder, moved)
+    assert sweep(read_spec(spec), moved, wandb_mode="disabled", workers=1).skipped == 4
+    assert json.loads((moved / "selected.json").read_text()) == selected
 
 
 @pytest.fixture

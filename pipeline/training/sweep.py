@@ -435,7 +435,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         if cluster is not None:
             cluster.close()
     rows = [done[t["id"]] for t in trials if t["id"] in done]
-    selected = None if interrupted else _select_and_test(spec, rows, stores)
+    selected = None if interrupted else _select_and_test(spec, rows, stores, folder)
     if selected is not None:
         runs.write_text_atomic(folder / "selected.json", json.dumps(selected, indent=2) + "\n")
     return SweepResult(folder, rows, selected, interrupted, skipped)
@@ -456,7 +456,8 @@ def score(row: dict) -> float:
     return row.get("snapshots_metric", row["metric"])
 
 
-def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | None:
+def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict,
+                     folder: Path) -> dict | None:
     """The configuration with the best mean validation score over its seeds; its best.zarr
     checkpoints (snapshots.zarr with the `snapshots` option) are evaluated on the test set
     once, here, and nowhere else (not at all with `test = false`)."""
@@ -476,11 +477,15 @@ def _select_and_test(spec: SweepSpec, rows: list[dict], stores: dict) -> dict | 
                 "best_validation_accuracy": [r["best"] for r in members],
                 "samples": [r["samples"] for r in members]}
     if spec.test:
-        selected["test_accuracy_of_best_checkpoint"] = _test_once(members, names, stores)
+        selected["test_accuracy_of_best_checkpoint"] = _test_once(members, names, stores,
+                                                                   folder)
     return selected
 
 
-def _test_once(members: list[dict], names: list[str], stores: dict) -> list[float]:
+def _test_once(members: list[dict], names: list[str], stores: dict,
+               folder: Path) -> list[float]:
+    """Each member's checkpoint from this sweep folder's trials/ (not the row's run_dir,
+    which names the folder where the trial ran: a committed sweep resumes in a clone)."""
     from snnpipe.engine import Network
     from snnpipe.pipeline.datasets.data import check_levels
     from snnpipe.pipeline.results.evaluate import evaluate
@@ -488,7 +493,7 @@ def _test_once(members: list[dict], names: list[str], stores: dict) -> list[floa
     from snnpipe.stores.dataset import open_dataset
     tests = []
     for r, name in zip(members, names, strict=True):
-        cp = ckpt.load(Path(r["run_dir"]) / "checkpoints" / name)
+        cp = ckpt.load(folder / "trials" / r["id"] / "checkpoints" / name)
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
         ds = open_dataset(stores[tuple(cp.cfg.levels)])
         check_levels(cp.cfg, ds)           # the store was replaced while the sweep ran
