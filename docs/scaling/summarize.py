@@ -126,10 +126,9 @@ def at_samples(rows: list[dict], dataset: str) -> str:
     evaluations up to it (a run that has not reached the mark shows –)."""
     marks = MARKS[dataset]
     mine = [c for c in longest(rows) if c["samples"] >= BEGUN and c["dataset"] == dataset]
-    cols = sorted(mine,
-                  key=lambda c: (c["dataset"], -c["neurons"], c["planes"], c["seed"],
-                                 c["budget"]))
-    head = "| samples | " + " | ".join(_label(c, cols) for c in cols) + " |"
+    cols = sorted(mine, key=lambda c: (-c["neurons"], c["planes"], c["seed"]))
+    head = "| samples | " + " | ".join(f"{c['neurons']:,} neurons, {c['planes']} planes, "
+                                       f"seed {c['seed']}" for c in cols) + " |"
     lines = [head, "|" + " --- |" * (len(cols) + 1)]
     for mark in marks:
         cells_ = []
@@ -146,14 +145,6 @@ def _trained(c: dict) -> str:
     """Samples trained, and of what budget while the run is unfinished."""
     done = f"{c['samples'] / 1e6:.1f} M"
     return done if c["done"] else f"{done} of {c['budget'] / 1e6:.0f} M"
-
-
-def _label(c: dict, rows: list[dict]) -> str:
-    """A column's name; the budget too when two specs train the same cell (10 M and 30 M)."""
-    twins = [o for o in rows if (o["dataset"], o["neurons"], o["planes"], o["seed"])
-             == (c["dataset"], c["neurons"], c["planes"], c["seed"])]
-    budget = f", {c['budget'] / 1e6:.0f} M run" if len(twins) > 1 else ""
-    return f"{c['neurons']:,} neurons, {c['planes']} planes, seed {c['seed']}{budget}"
 
 
 def ensembles() -> list[dict]:
