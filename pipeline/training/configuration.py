@@ -210,7 +210,7 @@ PRESET_COSTS: dict[str, str] = {
                    "2026-12-03; docs/scaling.md); memory about 0.5 GB per worker",
     "fashion-scale": "792 neurons trained, 8 planes, the last 10 epochs vote (7,920): "
                      "87.74 ± 0.25 % test (3 seeds) at 30 M samples (--epochs 600 "
-                     "--validation 10000), about 61 min per seed on one thread, two "
-                     "seeds side by side (2-core AMD EPYC, AVX2, 2026-12-03; "
+                     "--validation 10000), about 57 min of one thread, 68 min of "
+                     "training beside other runs (2-core AMD EPYC, AVX2, 2026-12-03; "
                      "docs/scaling.md); memory about 0.75 GB per worker",
 }
