@@ -37,7 +37,7 @@ BEGUN = 5_000_000      # below this many samples a run has no level worth printi
 
 
 def cells() -> list[dict]:
-    from snnpipe.pipeline.training.sweep import expand, read_spec
+    from snnpipe.pipeline.training.sweep import expand, read_spec, trial_dir
     from snnpipe.stores.runs import read_metrics
     out = []
     for spec in sorted((HERE / "specs").glob("*.toml")):
@@ -50,7 +50,7 @@ def cells() -> list[dict]:
                     finished[row["id"]] = row
         parsed = read_spec(spec)
         for trial in expand(parsed):
-            run = folder / "trials" / trial["id"]
+            run = trial_dir(folder, trial["id"])
             rows = [r for r in read_metrics(run) if r.get("validation_accuracy") is not None] \
                 if run.exists() else []
             if not rows:

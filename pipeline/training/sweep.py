@@ -228,6 +228,11 @@ def trial_id(params: dict, seed: int) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
+def trial_dir(folder: Path, trial_id: str) -> Path:
+    """A trial's run folder inside its sweep folder, wherever that folder now lives."""
+    return folder / "trials" / trial_id
+
+
 def expand(spec: SweepSpec) -> list[dict]:
     """Every trial: the grid's combinations x `trials` random draws x seeds, in a fixed
     order (the draws come from `search_seed`, so a re-run expands to the same trials)."""
@@ -397,7 +402,7 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
         client = Client(cluster)
     threads = max(1, cores // n_workers)          # workers x threads <= cores
     runs.write_text_atomic(folder / "spec.json", json.dumps(vars(spec), indent=2) + "\n")
-    tasks = [{**t, "run_dir": str((folder / "trials" / t["id"]).resolve()),
+    tasks = [{**t, "run_dir": str(trial_dir(folder, t["id"]).resolve()),
               "store": str(stores[tuple(trial_config(t).levels)]),
               "dataset": spec.dataset, "epochs": epochs, "validation": spec.validation,
               "limit_train": spec.limit_train, "eval_every": spec.eval_every,
@@ -493,7 +498,7 @@ def _test_once(members: list[dict], names: list[str], stores: dict,
     from snnpipe.stores.dataset import open_dataset
     tests = []
     for r, name in zip(members, names, strict=True):
-        cp = ckpt.load(folder / "trials" / r["id"] / "checkpoints" / name)
+        cp = ckpt.load(trial_dir(folder, r["id"]) / "checkpoints" / name)
         net = Network.from_arrays(cp.cfg, cp.arrays["receptors"], cp.arrays["weights"])
         ds = open_dataset(stores[tuple(cp.cfg.levels)])
         check_levels(cp.cfg, ds)           # the store was replaced while the sweep ran
