@@ -44,15 +44,16 @@ def _one_worker_at_a_time():
 
 def pytest_configure(config):
     """In the controller (or a run without xdist), before any test: compile the kernels
-    once (tests/warm_cache.py) and, for a parallel run, fetch and build the data the
-    fixtures below need, side by side on the two cores. Both are no-ops when already done.
-    A failure here is only reported: the test that needs the thing then fails on its own."""
-    if hasattr(config, "workerinput"):
+    once (tests/warm_cache.py, two parts side by side) and, for a parallel run, fetch and
+    build the data the fixtures below need. Each is a no-op when already done. A failure
+    here is only reported: the test that needs the thing then fails on its own."""
+    if hasattr(config, "workerinput") or config.getoption("collectonly"):
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    jobs = [[sys.executable, str(ROOT / "tests" / "warm_cache.py")]]
-    if (config.getoption("numprocesses", None) or 0) and not config.getoption("collectonly"):
+    warm = str(ROOT / "tests" / "warm_cache.py")
+    jobs = [[sys.executable, warm, "stages"], [sys.executable, warm, "forward"]]
+    if config.getoption("numprocesses", None):
         cli = [sys.executable, "-m", "snnpipe.pipeline.cli"]
         jobs.append(["sh", "-c", " && ".join(
             " ".join(map(shlex.quote, cmd)) for cmd in (
@@ -64,7 +65,7 @@ def pytest_configure(config):
         for cmd, proc in zip(jobs, procs, strict=True):
             _, err = proc.communicate()
             if proc.returncode:
-                print(f"warning: test warm-up {cmd[-1][:60]} failed:\n{err[-2000:]}",
+                print(f"warning: test warm-up {cmd[-1][:70]} failed:\n{err[-2000:]}",
                       file=sys.stderr)
 
 
