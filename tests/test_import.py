@@ -276,7 +276,6 @@ def digits_run(tmp_path_factory):
     return data, run
 
 
-@pytest.mark.slow
 def test_digits_trains_above_85_percent(digits_run):
     data, run = digits_run
     result = json.loads(ok("eval", run / "checkpoints" / "best.zarr", "--data-dir", data,
@@ -345,7 +344,6 @@ def test_resume_on_a_fresh_data_dir_builds_the_store(digits_run, tmp_path):
     assert "built " not in out
 
 
-@pytest.mark.slow
 def test_reproduce_on_digits_and_resume_on_a_fresh_data_dir(digits_run, tmp_path):
     data, _ = digits_run
     run = tmp_path / "rep"
@@ -389,7 +387,6 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
     assert "cache" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
 
 
-@pytest.mark.slow
 def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path, monkeypatch):
     """The committed checkpoints need no other step. MNIST comes
     from the already-fetched raw cache (copied, as a fresh folder's fetch would leave it);
