@@ -2,17 +2,35 @@
 
 `flock` on a small lock file holding the writer's PID: the kernel releases it when the
 process dies (even by SIGKILL), so a lock is never left stale. The lock file itself stays.
+
+A lock another process holds is refused in one line, except inside `waiting()`: there the
+command waits for it. That is for data a command builds on its way (a train or a sweep
+needing a store that another command is building): waiting gives the same store, built
+once, where refusing would fail a command that has nothing wrong with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import StoreError
+
+_WAIT = contextvars.ContextVar("snnpipe_lock_wait", default=False)
+
+
+@contextlib.contextmanager
+def waiting() -> Iterator[None]:
+    """Inside the block, `exclusive` waits for a lock another process holds."""
+    token = _WAIT.set(True)
+    try:
+        yield
+    finally:
+        _WAIT.reset(token)
 
 
 def lock_path(target: Path) -> Path:
@@ -34,15 +52,16 @@ def _make_parents(folder: Path) -> list[Path]:
 @contextlib.contextmanager
 def exclusive(target: Path, lock_file: Path | None = None) -> Iterator[None]:
     """Hold the lock on `target` for the block, or raise one StoreError line naming the
-    process that holds it. The lock file (and any folder made for it) is removed on release,
-    so a refused or failed command leaves nothing behind."""
+    process that holds it (inside `waiting()`: wait for it). The lock file (and any folder
+    made for it) is removed on release, so a refused or failed command leaves nothing
+    behind."""
     path = Path(lock_file) if lock_file is not None else lock_path(target)
     made = _make_parents(path.parent)
     try:
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if _WAIT.get() else fcntl.LOCK_NB))
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
                 os.close(fd)

@@ -192,6 +192,40 @@ def test_two_preprocess_force_on_one_output(tmp_path):
     assert run(*args[:-1]).stdout.count("up to date") == 1
 
 
+def _waiting_for_a_lock(pid: int) -> bool:
+    """Whether `pid` is blocked on a flock (a waiter's line in /proc/locks has a `->`)."""
+    with open("/proc/locks") as f:
+        return any("->" in ln and ln.split("->")[1].split()[3] == str(pid) for ln in f)
+
+
+def test_an_eval_and_a_sweep_wait_for_the_store_another_command_is_building(tmp_path):
+    """What a command builds on its way (the store it needs) it waits for, when another
+    command is building it, and then uses: all three succeed, the store built once."""
+    elsewhere = tmp_path / "elsewhere"
+    assert run("preprocess", "--dataset", "digits", "--data-dir", elsewhere).returncode == 0
+    assert run("train", "--dataset", "digits", "--data-dir", elsewhere, "--epochs", 1, "--set",
+               "neurons=4", "--run-dir", tmp_path / "r").returncode == 0
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "w"\ndataset = "digits"\nseeds = [0]\nbudget_samples = 400\n'
+                    'validation = 300\n[fixed]\nneurons = 4\n')
+    data = tmp_path / "d"
+    first = _freeze_at(["preprocess", "--dataset", "digits", "--data-dir", data], "write:1")
+    try:
+        waiting = [run("eval", tmp_path / "r", "--data-dir", data, wait=False),
+                   run("sweep", spec, "--folder", tmp_path / "s", "--data-dir", data,
+                       "--workers", 1, wait=False)]
+        for proc in waiting:
+            while not _waiting_for_a_lock(proc.pid):    # a state, not a duration
+                assert proc.poll() is None, proc.stderr
+                os.sched_yield()
+    finally:
+        _thaw(first)
+    for proc in waiting:
+        assert proc.wait(timeout=600) == 0, proc.stderr
+        assert "built " not in proc.stdout + proc.stderr     # the first command's store
+    assert sorted(p.name for p in data.iterdir() if p.suffix == ".zarr") == ["digits.zarr"]
+
+
 def test_preprocess_sigkill_at_every_write_point(tmp_path):
     """Digits (1,797 images) take the same write path as every data set, in a blink."""
     out = tmp_path / "s.zarr"

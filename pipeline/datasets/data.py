@@ -8,6 +8,7 @@ from snnpipe.engine import Config
 from snnpipe.pipeline.datasets.preprocess import default_store
 from snnpipe.pipeline.errors import PipelineError
 from snnpipe.stores.dataset import Dataset, open_dataset, read_attrs
+from snnpipe.stores.locks import waiting
 
 
 def preprocess_command(dataset: str, path: Path, levels: tuple[int, ...] | None = None,
@@ -220,7 +221,8 @@ def find_or_build_store(dataset: str, levels: tuple[int, ...], data_dir: Path,
                 continue
             return ds, None
     path = stale or levels_store(data_dir, dataset, levels)
-    res = preprocess(dataset, data_dir, path, levels)
+    with waiting():               # another command building this store: wait and use it
+        res = preprocess(dataset, data_dir, path, levels)
     note = (f"{'rebuilt' if stale else 'built'} {res.path} ({dataset}, levels "
             f"{','.join(map(str, levels))}) from {res.source}"
             + (f": {dataset} was imported again since it was built" if stale else "")

@@ -59,6 +59,7 @@ from snnpipe.pipeline.training.configuration import (
 )
 from snnpipe.pipeline.training.tracking import wandb_mode as checked_wandb_mode
 from snnpipe.stores import runfolder, runs
+from snnpipe.stores.locks import waiting
 
 SPEC_KEYS = {"name", "dataset", "preset", "seeds", "trials", "budget_samples", "validation",
              "marks", "search_seed", "fixed", "grid", "random", "limit_train", "eval_every",
@@ -370,8 +371,9 @@ def _sweep_locked(spec, folder, data_dir, scheduler_address, workers, wandb_mode
     from snnpipe.pipeline.datasets.preprocess import preprocess
     trials = expand(spec)
     stores = stores_needed(spec, trials, data_dir)
-    for levels, path in stores.items():
-        preprocess(spec.dataset, data_dir, path, levels)
+    with waiting():               # another command building these stores: wait and use them
+        for levels, path in stores.items():
+            preprocess(spec.dataset, data_dir, path, levels)
     from snnpipe.stores.dataset import open_dataset
     n_train = len(open_dataset(next(iter(stores.values()))).load("train", spec.limit_train))
     if spec.validation >= n_train:
