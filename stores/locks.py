@@ -1,12 +1,14 @@
 """Exclusive locks on run folders and store outputs, so two writers never share one.
 
 `flock` on a small lock file holding the writer's PID: the kernel releases it when the
-process dies (even by SIGKILL), so a lock is never left stale. The lock file itself stays.
+process dies (even by SIGKILL), so a lock is never left stale. The holder removes the lock
+file when it is done.
 
 A lock another process holds is refused in one line, except inside `waiting()`: there the
 command waits for it. That is for data a command builds on its way (a train or a sweep
 needing a store that another command is building): waiting gives the same store, built
-once, where refusing would fail a command that has nothing wrong with it.
+once, where refusing would fail a command that has nothing wrong with it. A command that
+waits says so in one line on stderr.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import contextvars
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,17 +59,26 @@ def exclusive(target: Path, lock_file: Path | None = None) -> Iterator[None]:
     made for it) is removed on release, so a refused or failed command leaves nothing
     behind."""
     path = Path(lock_file) if lock_file is not None else lock_path(target)
-    made = _make_parents(path.parent)
+    made: list[Path] = []
     try:
         while True:
+            made += _make_parents(path.parent)   # again, if a holder removed them meanwhile
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if _WAIT.get() else fcntl.LOCK_NB))
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    if not _WAIT.get():
+                        raise StoreError(f"{target} is in use by process {holder} (lock "
+                                         f"{path}); wait for it to finish or stop it, then "
+                                         "run again") from None
+                    print(f"waiting for process {holder}, which holds {target} (lock {path})",
+                          file=sys.stderr, flush=True)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
                 os.close(fd)
-                raise StoreError(f"{target} is in use by process {holder} (lock {path}); wait "
-                                 "for it to finish or stop it, then run again") from None
+                raise
             try:                                 # the file we locked must still be the lock
                 same = os.stat(path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:

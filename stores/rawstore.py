@@ -71,9 +71,11 @@ def digest(raw: RawArrays) -> str:
     return h.hexdigest()
 
 
-def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
+def write(path: Path, name: str, raw: RawArrays, replace: bool,
+          keep_identical: bool = False) -> dict:
     """Write the raw store atomically under its lock; refuse to replace unless `replace`.
-    Returns the attributes written."""
+    With `keep_identical`, a whole store with the same attributes is kept as it is (a
+    writer that waited for another one writing the same data). Returns the attributes."""
     path = Path(path)
     with exclusive(path):
         recover(path)
@@ -85,6 +87,13 @@ def write(path: Path, name: str, raw: RawArrays, replace: bool) -> dict:
                  "class_names": list(raw.class_names), "prepare": raw.prepare,
                  "receptors": int(raw.train_pixels.shape[1]), "sources": dict(raw.sources),
                  **raw.info, "digest": digest(raw)}
+        existing = read_attrs(path) if keep_identical else None
+        if existing and all(existing.get(k) == v for k, v in attrs.items()):
+            try:
+                if verify(path, existing, ""):
+                    return existing
+            except StoreError:
+                pass                                   # damaged: written again below
         with atomic_directory(path, replace=True) as tmp:
             root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
             for split in SPLITS:

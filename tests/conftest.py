@@ -45,9 +45,11 @@ def _one_worker_at_a_time():
 def pytest_configure(config):
     """In the controller (or a run without xdist), before any test: compile the kernels
     once (tests/warm_cache.py, two parts side by side) and, for a parallel run, fetch and
-    build the data the fixtures below need. Each is a no-op when already done. A failure
-    here is only reported: the test that needs the thing then fails on its own."""
-    if hasattr(config, "workerinput") or config.getoption("collectonly"):
+    build the data the fixtures below need, beside them. Each is a no-op when already done.
+    A failure here is only reported: the test that needs the thing then fails on its own."""
+    opt = config.option
+    if (hasattr(config, "workerinput") or opt.collectonly or opt.help or opt.showfixtures
+            or opt.markers or opt.version):
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -59,14 +61,13 @@ def pytest_configure(config):
             " ".join(map(shlex.quote, cmd)) for cmd in (
                 [*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)],
                 [*cli, "fetch", "--dataset", "fashion-mnist", "--data-dir", str(DATA_DIR)]))])
-    with _one_worker_at_a_time():
-        procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True) for cmd in jobs]
-        for cmd, proc in zip(jobs, procs, strict=True):
-            _, err = proc.communicate()
-            if proc.returncode:
-                print(f"warning: test warm-up {cmd[-1][:70]} failed:\n{err[-2000:]}",
-                      file=sys.stderr)
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for cmd in jobs]
+    for cmd, proc in zip(jobs, procs, strict=True):
+        _, err = proc.communicate()
+        if proc.returncode:
+            print(f"warning: test warm-up {cmd[-1][:70]} failed:\n{err[-2000:]}",
+                  file=sys.stderr)
 
 
 @pytest.fixture

@@ -106,8 +106,7 @@ class Finished:
 class Proc:
     """A started command (like `subprocess.Popen`): pid, poll, wait, then its output."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict | None,
-                 address_space: int | None = None):
+    def __init__(self, args: list[str], cwd: Path, env: dict | None):
         self.args = list(args)
         self._dir = tempfile.mkdtemp(prefix="snnpipe-fork-")
         self._out = os.path.join(self._dir, "out")
@@ -117,7 +116,7 @@ class Proc:
         self._server = _get_server()
         self._id, self.pid = self._server.start(
             {"args": self.args, "env": full_env, "cwd": str(cwd), "out": self._out,
-             "err": self._err, "address_space": address_space})
+             "err": self._err})
         self.returncode: int | None = None
         self.stdout = self.stderr = ""
 
@@ -154,12 +153,11 @@ def start(*args, cwd: Path = ROOT, env: dict | None = None) -> Proc:
     return Proc([str(a) for a in args], Path(cwd), env)
 
 
-def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600,
-            address_space: int | None = None) -> Finished:
+def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None,
+            timeout: float = 600) -> Finished:
     """Run `snnpipe ARGS` to the end in a forked child (env: the whole environment, or None
-    for this process's; address_space: a cap in bytes, as `ulimit -v` sets); stdout and
-    stderr captured as text."""
-    proc = Proc([str(a) for a in args], Path(cwd), env, address_space)
+    for this process's); stdout and stderr captured as text."""
+    proc = start(*args, cwd=cwd, env=env)
     proc.wait(timeout)
     return Finished(proc.args, proc.returncode, proc.stdout, proc.stderr)
 

@@ -20,9 +20,6 @@ def become(req: dict) -> None:
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    if req.get("address_space"):                 # as `ulimit -v` would cap a fresh process
-        import resource
-        resource.setrlimit(resource.RLIMIT_AS, (req["address_space"],) * 2)
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
                             (1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
                             (2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest.mock import ANY
@@ -199,8 +200,8 @@ def _waiting_for_a_lock(pid: int) -> bool:
 
 
 def test_an_eval_and_a_sweep_wait_for_the_store_another_command_is_building(tmp_path):
-    """What a command builds on its way (the store it needs) it waits for, when another
-    command is building it, and then uses: all three succeed, the store built once."""
+    """What a command builds on its way (the store it needs) it waits for, saying so, when
+    another command is building it, and then uses: all three succeed, one store."""
     elsewhere = tmp_path / "elsewhere"
     assert run("preprocess", "--dataset", "digits", "--data-dir", elsewhere).returncode == 0
     assert run("train", "--dataset", "digits", "--data-dir", elsewhere, "--epochs", 1, "--set",
@@ -210,19 +211,25 @@ def test_an_eval_and_a_sweep_wait_for_the_store_another_command_is_building(tmp_
                     'validation = 300\n[fixed]\nneurons = 4\n')
     data = tmp_path / "d"
     first = _freeze_at(["preprocess", "--dataset", "digits", "--data-dir", data], "write:1")
+    waiting = []
     try:
         waiting = [run("eval", tmp_path / "r", "--data-dir", data, wait=False),
                    run("sweep", spec, "--folder", tmp_path / "s", "--data-dir", data,
                        "--workers", 1, wait=False)]
+        deadline = time.monotonic() + 300                # a safety net, not a timing
         for proc in waiting:
             while not _waiting_for_a_lock(proc.pid):    # a state, not a duration
                 assert proc.poll() is None, proc.stderr
+                assert time.monotonic() < deadline, "never blocked on the lock"
                 os.sched_yield()
     finally:
         _thaw(first)
+        for proc in waiting:
+            proc.wait(timeout=600)
     for proc in waiting:
-        assert proc.wait(timeout=600) == 0, proc.stderr
-        assert "built " not in proc.stdout + proc.stderr     # the first command's store
+        assert proc.returncode == 0, proc.stderr
+        assert f"waiting for process {first.pid}, which holds" in proc.stderr
+    assert "built " not in waiting[0].stderr                 # the first command's store
     assert sorted(p.name for p in data.iterdir() if p.suffix == ".zarr") == ["digits.zarr"]
 
 

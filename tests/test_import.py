@@ -421,9 +421,9 @@ def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(name, re
                                                                        tmp_path):
     """Each docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
     evaluation its figures come from (test.json): `snnpipe eval` on a data folder that holds
-    only the raw download (as a fresh folder's fetch leaves it; the download itself from an
-    empty folder is the test above) builds the store the checkpoints need and scores each
-    exactly as recorded. One folder per test, so they run side by side."""
+    only the raw download (as a fresh folder's fetch leaves it; the downloads are the fetch
+    tests') builds the store the checkpoints need and scores each exactly as recorded. One
+    folder per test, so they run side by side."""
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     every = {p.name for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
     assert every == set(WINNERS)                  # a new winner gets its data set here

@@ -11,7 +11,9 @@ script instead, once per part, the parts side by side on the two cores:
   as the property tests draw them), which no stage uses.
 
 A part that finished marks the cache folder, so the next run skips it in a fraction of a
-second; the folder is one per version of the engine's code (engine/_cache.py).
+second; the folder is one per version of the engine's code (engine/_cache.py), unless
+NUMBA_CACHE_DIR is set. A stage that fails here is not reported (the warm-up only saves
+time): its test reports it.
 """
 
 import os

@@ -53,7 +53,7 @@ def ensure_digits(data_dir: Path) -> tuple[Path, dict, str]:
                 return path, existing, f"cache {path}"
         except StoreError:
             pass                               # damaged on disk: written again below
-    attrs = rawstore.write(path, "digits", raw, replace=True)
+    attrs = rawstore.write(path, "digits", raw, replace=True, keep_identical=True)
     return path, attrs, "scikit-learn's bundled digits (no download)"
 
 
