@@ -1,7 +1,6 @@
 import contextlib
 import fcntl
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -57,16 +56,14 @@ def pytest_configure(config):
     jobs = [[sys.executable, warm, "stages"], [sys.executable, warm, "forward"]]
     if config.getoption("numprocesses", None):
         cli = [sys.executable, "-m", "snnpipe.pipeline.cli"]
-        jobs.append(["sh", "-c", " && ".join(
-            " ".join(map(shlex.quote, cmd)) for cmd in (
-                [*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)],
-                [*cli, "fetch", "--dataset", "fashion-mnist", "--data-dir", str(DATA_DIR)]))])
+        jobs += [[*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)],
+                 [*cli, "fetch", "--dataset", "fashion-mnist", "--data-dir", str(DATA_DIR)]]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for cmd in jobs]
     for cmd, proc in zip(jobs, procs, strict=True):
         _, err = proc.communicate()
         if proc.returncode:
-            print(f"warning: test warm-up {cmd[-1][:70]} failed:\n{err[-2000:]}",
+            print(f"warning: test warm-up {' '.join(cmd[-5:])} failed:\n{err[-2000:]}",
                   file=sys.stderr)
 
 
