@@ -12,10 +12,17 @@ export WANDB_MODE ?= offline
 
 setup: $(STAMP)
 
+# uv installs the same releases as pip in about a third of the time (docs/engine.md);
+# `make setup INSTALLER=pip` uses pip alone, for a machine whose index only pip is told of.
+INSTALLER ?= uv
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+ifeq ($(INSTALLER),pip)
 	$(BIN)/pip install --quiet -e '.[dev]'
+else
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+endif
 	touch $(STAMP)
 
 data: setup

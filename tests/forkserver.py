@@ -75,9 +75,6 @@ def main() -> None:
     import forkserver_warm  # noqa: F401  (imports and kernels, before any fork)
     gc.collect()
     gc.freeze()        # children's collections skip the server's objects: no copy-on-write
-    import gc
-    gc.collect()
-    gc.freeze()        # children's collections skip the server's objects: no copy-on-write
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
