@@ -171,3 +171,58 @@ def fresh(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600
     res = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
                          timeout=timeout)
     return Finished(cmd, res.returncode, res.stdout, res.stderr)
+
+
+class Shim:
+    """`snnpipe` on a shell's PATH (the docs' code blocks) that is `forkrun.start`: each call
+    is a command forked from this worker's server, with the caller's own stdin, stdout and
+    stderr, folder and environment, and the caller exits with its exit code. So a block of
+    seven commands pays no interpreter start-up; the console script's own start-up is
+    tested by a fresh process elsewhere (tests/test_readme.py)."""
+
+    SCRIPT = '''#!{python} -IS
+import json, os, signal, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect({address!r})
+s.sendall(json.dumps({{"args": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ),
+                      "stdio_of": os.getpid()}}).encode() + b"\\n")
+code = json.loads(s.makefile().readline())["exit"]
+if code < 0:                                     # died of a signal: so does the caller
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+'''
+
+    def __init__(self) -> None:
+        import socket
+        self.folder = Path(tempfile.mkdtemp(prefix="snnpipe-shim-"))   # short: AF_UNIX path
+        self.bin = self.folder / "bin"
+        self.bin.mkdir()
+        address = str(self.folder / "socket")
+        script = self.bin / "snnpipe"
+        script.write_text(self.SCRIPT.format(python=sys.executable, address=address))
+        script.chmod(0o755)
+        self._listener = socket.socket(socket.AF_UNIX)
+        self._listener.bind(address)
+        self._listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:                          # closed
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        with conn:
+            req = json.loads(conn.makefile().readline())
+            server = _get_server()
+            ident, _ = server.start(req)
+            conn.sendall((json.dumps({"exit": server.exit_code(ident, None)}) + "\n").encode())
+
+    def close(self) -> None:
+        self._listener.close()
+        import shutil
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 It imports every module a command may load and runs every engine kernel once, prints
 "ready", then reads one JSON request per line on stdin: fork a child that becomes
-`snnpipe ARGS` (environment, folder, stdout and stderr files as asked) and reply
+`snnpipe ARGS` (environment, folder, stdout and stderr files as asked, or the stdin, stdout
+and stderr of the process `stdio_of`) and reply
 {"id", "pid"} at once, then {"id", "exit"} when the child ends (the exit code as
 `subprocess` gives it: negative for a signal). It exits when stdin closes.
 """
@@ -20,9 +21,15 @@ def become(req: dict) -> None:
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
-                            (1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                            (2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+    if "stdio_of" in req:      # a shell's `snnpipe` (tests/forkrun.py Shim): the caller's own
+        own = f"/proc/{req['stdio_of']}/fd"
+        stdio = ((0, f"{own}/0", os.O_RDONLY), (1, f"{own}/1", os.O_WRONLY | os.O_APPEND),
+                 (2, f"{own}/2", os.O_WRONLY | os.O_APPEND))
+    else:
+        stdio = ((0, os.devnull, os.O_RDONLY),
+                 (1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                 (2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+    for fd, path, flags in stdio:
         f = os.open(path, flags, 0o644)
         os.dup2(f, fd)
         os.close(f)
@@ -102,9 +109,13 @@ def main() -> None:
                     req = json.loads(line)
                     pid = os.fork()
                     if pid == 0:
-                        os.close(wake_r)
-                        os.close(wake_w)
-                        become(req)
+                        try:
+                            os.close(wake_r)
+                            os.close(wake_w)
+                            become(req)             # exits; never back in the server's loop
+                        except BaseException:
+                            traceback.print_exc()
+                            os._exit(70)
                     children[pid] = req["id"]
                     reply({"id": req["id"], "pid": pid})
             else:

@@ -6,8 +6,11 @@ any other fence (```text for output, ```toml for a spec file) is shown, never ru
 fence is left out only when the line right before it is `<!-- not run: REASON -->`, for
 commands that are too long for a test (trainings of minutes to hours, `make` targets that
 install or run this very suite); the reason is required. Bash blocks run with `bash -e` in a
-fresh folder holding links to the repo's `data/` and `docs/`, with the venv's `bin/` first on
-PATH; Python blocks run in that folder with the venv's interpreter.
+fresh folder holding links to the repo's `data/` and `docs/`, with the venv's `bin/` on PATH,
+behind a `snnpipe` that forks each command from the test worker's pre-imported server
+(tests/forkrun.py `Shim`: a real process with the block's own stdin, stdout, stderr, folder
+and environment, and no 2-second interpreter start-up); Python blocks run in that folder
+with the venv's interpreter. The console script itself is run fresh by its own test below.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import forkrun
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,15 +119,48 @@ CHECKS = {
 }
 
 
+@pytest.fixture(scope="module")
+def shim():
+    shim = forkrun.Shim()
+    yield shim
+    shim.close()
+
+
+def test_the_console_script_starts_as_a_fresh_process():
+    """What the blocks' forked `snnpipe` skips: the installed script's own start-up."""
+    script = Path(sys.executable).parent / "snnpipe"
+    res = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and re.fullmatch(r"snnpipe \d+\.\d+\.\d+\n", res.stdout), res
+    res = subprocess.run([script, "eval"], capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and res.stderr.startswith("error: "), res
+
+
+def test_the_shim_is_the_command_with_the_callers_stdio_folder_and_exit_code(shim, tmp_path):
+    code = ("cd sub\nsnnpipe --version > v.txt\nsnnpipe --version >> v.txt\n"
+            "snnpipe config show --set neurons=79 | grep -c neurons\n"
+            "snnpipe eval nowhere.zarr 2> err.txt || echo \"exit $?\"\n")
+    (tmp_path / "sub").mkdir()
+    res = subprocess.run(["bash", "-e", "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, "PATH": f"{shim.bin}{os.pathsep}{os.environ['PATH']}"})
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.split()
+    assert int(lines[0]) >= 1 and lines[1:] == ["exit", "1"]
+    version = (tmp_path / "sub" / "v.txt").read_text().splitlines()
+    assert len(version) == 2 and version[0] == version[1] and version[0].startswith("snnpipe ")
+    assert (tmp_path / "sub" / "err.txt").read_text().startswith("error: ")
+
+
 @pytest.mark.parametrize("block", TO_RUN, ids=[b.id for b in TO_RUN])
-def test_code_block_runs_as_written(block, mnist_store, hold_data_dir, tmp_path):
+def test_code_block_runs_as_written(block, mnist_store, hold_data_dir, shim, tmp_path):
     """Each runnable block, in a fresh folder that sees the real data and committed docs
     (holding data/ against the other test worker: blocks run `snnpipe preprocess`)."""
     for name in ("data", "docs"):
         (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     (tmp_path / "runs").mkdir()
-    env = {**os.environ, "WANDB_MODE": "disabled",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    path = os.pathsep.join([str(shim.bin), str(Path(sys.executable).parent),
+                            os.environ.get("PATH", "")])
+    env = {**os.environ, "WANDB_MODE": "disabled", "PATH": path}
     cmd = ["bash", "-e", "-o", "pipefail", "-c", block.code] if block.lang != "python" \
         else [sys.executable, "-c", block.code]
     res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
