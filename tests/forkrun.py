@@ -35,7 +35,10 @@ class _Server:
         env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "MPLBACKEND": "Agg",
                "PYTHONPATH": os.pathsep.join(
                    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self._proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE,
+        self._folder = tempfile.mkdtemp(prefix="snnpipe-fork-")      # short: AF_UNIX path
+        self.shim_address = os.path.join(self._folder, "socket")
+        self._proc = subprocess.Popen([sys.executable, str(SERVER), self.shim_address],
+                                      stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True,
                                       bufsize=1)
         self._send_lock = threading.Lock()
@@ -79,6 +82,8 @@ class _Server:
         if self._proc.poll() is None:
             self._proc.stdin.close()
             self._proc.wait(60)
+        import shutil
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 _server: _Server | None = None
@@ -175,54 +180,43 @@ def fresh(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600
 
 class Shim:
     """`snnpipe` on a shell's PATH (the docs' code blocks) that is `forkrun.start`: each call
-    is a command forked from this worker's server, with the caller's own stdin, stdout and
-    stderr, folder and environment, and the caller exits with its exit code. So a block of
-    seven commands pays no interpreter start-up; the console script's own start-up is
-    tested by a fresh process elsewhere (tests/test_readme.py)."""
+    is a command forked from this worker's server, which receives the caller's own stdin,
+    stdout and stderr (file descriptors over a socket: shared as a child of the shell
+    shares them), folder and environment. The caller forwards SIGINT, SIGTERM and SIGHUP
+    to the command and exits as it exits. So a block of seven commands pays no interpreter
+    start-up; the console script's own start-up is tested by fresh processes
+    (tests/test_readme.py)."""
 
     SCRIPT = '''#!{python} -IS
 import json, os, signal, socket, sys
-s = socket.socket(socket.AF_UNIX)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect({address!r})
-s.sendall(json.dumps({{"args": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ),
-                      "stdio_of": os.getpid()}}).encode() + b"\\n")
-code = json.loads(s.makefile().readline())["exit"]
+request = {{"args": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}
+socket.send_fds(s, [json.dumps(request).encode()], [0, 1, 2])
+started = s.recv(1 << 16)
+if not started:
+    sys.exit("snnpipe (test shim): the test fork server went away")
+pid = json.loads(started)["pid"]
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, lambda n, _: os.kill(pid, n))
+ended = s.recv(1 << 16)
+if not ended:
+    sys.exit("snnpipe (test shim): the test fork server went away")
+code = json.loads(ended)["exit"]
 if code < 0:                                     # died of a signal: so does the caller
-    signal.signal(-code, signal.SIG_DFL)
+    if -code != signal.SIGKILL:
+        signal.signal(-code, signal.SIG_DFL)
     os.kill(os.getpid(), -code)
 sys.exit(code)
 '''
 
     def __init__(self) -> None:
-        import socket
-        self.folder = Path(tempfile.mkdtemp(prefix="snnpipe-shim-"))   # short: AF_UNIX path
-        self.bin = self.folder / "bin"
-        self.bin.mkdir()
-        address = str(self.folder / "socket")
+        self.bin = Path(tempfile.mkdtemp(prefix="snnpipe-shim-"))
         script = self.bin / "snnpipe"
-        script.write_text(self.SCRIPT.format(python=sys.executable, address=address))
+        script.write_text(self.SCRIPT.format(python=sys.executable,
+                                             address=_get_server().shim_address))
         script.chmod(0o755)
-        self._listener = socket.socket(socket.AF_UNIX)
-        self._listener.bind(address)
-        self._listener.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:                          # closed
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn) -> None:
-        with conn:
-            req = json.loads(conn.makefile().readline())
-            server = _get_server()
-            ident, _ = server.start(req)
-            conn.sendall((json.dumps({"exit": server.exit_code(ident, None)}) + "\n").encode())
 
     def close(self) -> None:
-        self._listener.close()
         import shutil
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.bin, ignore_errors=True)

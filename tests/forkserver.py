@@ -2,36 +2,40 @@
 
 It imports every module a command may load and runs every engine kernel once, prints
 "ready", then reads one JSON request per line on stdin: fork a child that becomes
-`snnpipe ARGS` (environment, folder, stdout and stderr files as asked, or the stdin, stdout
-and stderr of the process `stdio_of`) and reply
+`snnpipe ARGS` (environment, folder, stdout and stderr files as asked) and reply
 {"id", "pid"} at once, then {"id", "exit"} when the child ends (the exit code as
 `subprocess` gives it: negative for a signal). It exits when stdin closes.
+
+It also listens on the AF_UNIX socket named by its first argument, for the `snnpipe` that
+the docs' shell blocks call (tests/forkrun.py `Shim`): one message holds the request and
+the caller's own stdin, stdout and stderr (passed as file descriptors, so the child shares
+them as a child of the shell would); the reply is {"pid"} at once, then {"exit"}.
 """
 
+import contextlib
 import json
 import os
 import selectors
 import signal
+import socket
 import sys
 import traceback
 
 
-def become(req: dict) -> None:
-    """In the forked child: a fresh `snnpipe ARGS` process, exiting as one would."""
+def become(req: dict, stdio_fds: list[int] | None = None) -> None:
+    """In the forked child: a fresh `snnpipe ARGS` process, exiting as one would. Its
+    stdin, stdout and stderr are `stdio_fds` (a shim caller's own), or /dev/null and the
+    files `req` names."""
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    if "stdio_of" in req:      # a shell's `snnpipe` (tests/forkrun.py Shim): the caller's own
-        own = f"/proc/{req['stdio_of']}/fd"
-        stdio = ((0, f"{own}/0", os.O_RDONLY), (1, f"{own}/1", os.O_WRONLY | os.O_APPEND),
-                 (2, f"{own}/2", os.O_WRONLY | os.O_APPEND))
-    else:
-        stdio = ((0, os.devnull, os.O_RDONLY),
-                 (1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                 (2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
-    for fd, path, flags in stdio:
-        f = os.open(path, flags, 0o644)
+    if stdio_fds is None:
+        stdio_fds = [os.open(path, flags, 0o644) for path, flags in (
+            (os.devnull, os.O_RDONLY), (req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+            (req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC))]
+    for fd, f in enumerate(stdio_fds):
         os.dup2(f, fd)
+    for f in set(stdio_fds) - {0, 1, 2}:
         os.close(f)
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False)
@@ -91,7 +95,26 @@ def main() -> None:
     sel.register(0, selectors.EVENT_READ)
     pending = b""
     sel.register(wake_r, selectors.EVENT_READ)
-    children: dict[int, int] = {}
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(sys.argv[1])
+    listener.listen()
+    sel.register(listener, selectors.EVENT_READ)
+    children: dict[int, int | socket.socket] = {}   # pid -> request id, or a shim's socket
+
+    def fork(req: dict, stdio_fds: list[int] | None = None, conn=None) -> int:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                shims = [c for c in [*children.values(), conn] if isinstance(c, socket.socket)]
+                for f in (wake_r, wake_w, listener.fileno(), *(c.fileno() for c in shims)):
+                    os.close(f)
+                become(req, stdio_fds)          # exits; never back in the server's loop
+            except BaseException:
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(70)
+        return pid
+
     sys.__stdout__.write("ready\n")
     sys.__stdout__.flush()
     open_input = True
@@ -102,22 +125,27 @@ def main() -> None:
                 if not chunk:
                     open_input = False
                     sel.unregister(0)
+                    sel.unregister(listener)
+                    listener.close()
                     continue
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     req = json.loads(line)
-                    pid = os.fork()
-                    if pid == 0:
-                        try:
-                            os.close(wake_r)
-                            os.close(wake_w)
-                            become(req)             # exits; never back in the server's loop
-                        except BaseException:
-                            traceback.print_exc()
-                            os._exit(70)
+                    pid = fork(req)
                     children[pid] = req["id"]
                     reply({"id": req["id"], "pid": pid})
+            elif key.fileobj is listener:
+                conn, _ = listener.accept()
+                msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                try:
+                    pid = fork(json.loads(msg), fds, conn)
+                finally:
+                    for f in fds:
+                        os.close(f)
+                children[pid] = conn
+                with contextlib.suppress(OSError):
+                    conn.send(json.dumps({"pid": pid}).encode())
             else:
                 try:
                     os.read(wake_r, 4096)
@@ -131,8 +159,12 @@ def main() -> None:
             if pid == 0:
                 break
             ident = children.pop(pid, None)
-            if ident is not None:
-                reply({"id": ident, "exit": os.waitstatus_to_exitcode(status)})
+            code = os.waitstatus_to_exitcode(status)
+            if isinstance(ident, socket.socket):
+                with ident, contextlib.suppress(OSError):     # the caller may be gone
+                    ident.send(json.dumps({"exit": code}).encode())
+            elif ident is not None:
+                reply({"id": ident, "exit": code})
 
 
 if __name__ == "__main__":

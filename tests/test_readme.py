@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -126,28 +127,41 @@ def shim():
     shim.close()
 
 
-def test_the_console_script_starts_as_a_fresh_process():
-    """What the blocks' forked `snnpipe` skips: the installed script's own start-up."""
+def test_the_console_script_starts_as_a_fresh_process(mnist_store, tmp_path):
+    """What the blocks' forked `snnpipe` skips: the installed script's own start-up, with
+    numba's default threading layer, up to a real (tiny) training run."""
     script = Path(sys.executable).parent / "snnpipe"
+    env = {**os.environ, "WANDB_MODE": "disabled"}
     res = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and re.fullmatch(r"snnpipe \d+\.\d+\.\d+\n", res.stdout), res
     res = subprocess.run([script, "eval"], capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and res.stderr.startswith("error: "), res
+    res = subprocess.run([script, "train", "--epochs", "1", "--limit-train", "300",
+                          "--limit-test", "100", "--set", "neurons=20", "--data-dir",
+                          str(mnist_store.parent), "--run-dir", str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "run" / "checkpoints" / "last.zarr" / "zarr.json").is_file()
 
 
 def test_the_shim_is_the_command_with_the_callers_stdio_folder_and_exit_code(shim, tmp_path):
-    code = ("cd sub\nsnnpipe --version > v.txt\nsnnpipe --version >> v.txt\n"
-            "snnpipe config show --set neurons=79 | grep -c neurons\n"
-            "snnpipe eval nowhere.zarr 2> err.txt || echo \"exit $?\"\n")
+    code = """cd sub
+{ snnpipe --version; echo done; } > v.txt
+snnpipe --version >> v.txt
+snnpipe config show --set neurons=79 | grep -c neurons
+snnpipe eval nowhere.zarr 2> err.txt || echo "exit $?"
+SNNPIPE_FAULT=SIGKILL@write:1 snnpipe fetch --dataset digits --data-dir d || echo "exit $?"
+"""
     (tmp_path / "sub").mkdir()
     res = subprocess.run(["bash", "-e", "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120,
                          env={**os.environ, "PATH": f"{shim.bin}{os.pathsep}{os.environ['PATH']}"})
     assert res.returncode == 0, res.stderr
     lines = res.stdout.split()
-    assert int(lines[0]) >= 1 and lines[1:] == ["exit", "1"]
+    assert int(lines[0]) >= 1 and lines[1:] == ["exit", "1", "exit", str(128 + signal.SIGKILL)]
     version = (tmp_path / "sub" / "v.txt").read_text().splitlines()
-    assert len(version) == 2 and version[0] == version[1] and version[0].startswith("snnpipe ")
+    assert version[1] == "done" and version[0] == version[2], version   # one shared offset
+    assert version[0].startswith("snnpipe ")
     assert (tmp_path / "sub" / "err.txt").read_text().startswith("error: ")
 
 
