@@ -111,7 +111,8 @@ class Finished:
 class Proc:
     """A started command (like `subprocess.Popen`): pid, poll, wait, then its output."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict | None):
+    def __init__(self, args: list[str], cwd: Path, env: dict | None,
+                 address_space: int | None = None):
         self.args = list(args)
         self._dir = tempfile.mkdtemp(prefix="snnpipe-fork-")
         self._out = os.path.join(self._dir, "out")
@@ -121,7 +122,7 @@ class Proc:
         self._server = _get_server()
         self._id, self.pid = self._server.start(
             {"args": self.args, "env": full_env, "cwd": str(cwd), "out": self._out,
-             "err": self._err})
+             "err": self._err, "address_space": address_space})
         self.returncode: int | None = None
         self.stdout = self.stderr = ""
 
@@ -153,16 +154,18 @@ class Proc:
         os.rmdir(self._dir)
 
 
-def start(*args, cwd: Path = ROOT, env: dict | None = None) -> Proc:
-    """Start `snnpipe ARGS` in a forked child and return at once."""
-    return Proc([str(a) for a in args], Path(cwd), env)
+def start(*args, cwd: Path = ROOT, env: dict | None = None,
+          address_space: int | None = None) -> Proc:
+    """Start `snnpipe ARGS` in a forked child and return at once (address_space: the most
+    bytes it may map, as `ulimit -v` sets)."""
+    return Proc([str(a) for a in args], Path(cwd), env, address_space)
 
 
-def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None,
-            timeout: float = 600) -> Finished:
+def snnpipe(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600,
+            address_space: int | None = None) -> Finished:
     """Run `snnpipe ARGS` to the end in a forked child (env: the whole environment, or None
     for this process's); stdout and stderr captured as text."""
-    proc = start(*args, cwd=cwd, env=env)
+    proc = start(*args, cwd=cwd, env=env, address_space=address_space)
     proc.wait(timeout)
     return Finished(proc.args, proc.returncode, proc.stdout, proc.stderr)
 

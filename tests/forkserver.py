@@ -15,6 +15,7 @@ them as a child of the shell would); the reply is {"pid"} at once, then {"exit"}
 import contextlib
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -25,7 +26,10 @@ import traceback
 def become(req: dict, stdio_fds: list[int] | None = None) -> None:
     """In the forked child: a fresh `snnpipe ARGS` process, exiting as one would. Its
     stdin, stdout and stderr are `stdio_fds` (a shim caller's own), or /dev/null and the
-    files `req` names."""
+    files `req` names. With "address_space", it may map at most that many bytes in all
+    (what `ulimit -v` gives a shell's child)."""
+    if req.get("address_space"):
+        resource.setrlimit(resource.RLIMIT_AS, (req["address_space"], req["address_space"]))
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])

@@ -2,6 +2,7 @@
 arrays (all tiny, generated here), the built-in digits, and checkpoints that find or build
 the store they need on an empty data folder. In-process through typer's runner."""
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -264,15 +265,26 @@ def test_names_force_and_clashes(tmp_path):
 
 # --------------------------------------------------------------------------- digits
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    """The built-in digits, trained through the CLI: fetch, preprocess, train."""
-    tmp = tmp_path_factory.mktemp("digits")
+def digits_run(tmp_path_factory, worker_id):
+    """The built-in digits, trained through the CLI: fetch, preprocess, train. Built once
+    for both xdist workers (their tests of this module may run on either): the first to
+    get here builds it in the session's shared temporary folder under a lock, the other
+    waits and finds it. The tests below only read it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    tmp = shared / "digits-run"
     data, run = tmp / "data", tmp / "run"
-    assert "1437 train + 360 test images (8 x 8)" in ok("fetch", "--dataset", "digits",
-                                                        "--data-dir", data)
-    ok("preprocess", "--dataset", "digits", "--data-dir", data)
-    ok("train", "--dataset", "digits", "--data-dir", data, "--run-dir", run, "--epochs", 150,
-       "--eval-every", 10, "--checkpoint-every", 1000, "--wandb-mode", "disabled", "--seed", 0)
+    with open(shared / "digits-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (tmp / "built").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            assert "1437 train + 360 test images (8 x 8)" in ok(
+                "fetch", "--dataset", "digits", "--data-dir", data)
+            ok("preprocess", "--dataset", "digits", "--data-dir", data)
+            ok("train", "--dataset", "digits", "--data-dir", data, "--run-dir", run,
+               "--epochs", 150, "--eval-every", 10, "--checkpoint-every", 1000,
+               "--wandb-mode", "disabled", "--seed", 0)
+            (tmp / "built").touch()
     return data, run
 
 

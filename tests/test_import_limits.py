@@ -1,18 +1,15 @@
 """Big or damaged input files are refused before they are read: each reader that takes a
 user's file checks its size with `stat` (and an npz member's declared shape) first, then
 reads in bounded chunks. A truncated archive is one line saying so. The size limits are
-tested in real processes under a 6 GiB address-space cap (what a `ulimit -v` gives), with
-sparse 10 GB files that cost no disk; everything else in-process."""
+tested in real processes (tests/forkrun.py) under a 6 GiB address-space cap (what a
+`ulimit -v` gives), with sparse 10 GB files that cost no disk; everything else in-process."""
 
 import io
-import os
-import resource
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
+import forkrun
 import numpy as np
 import pytest
 from inprocess import error_line
@@ -28,17 +25,12 @@ def sparse(path: Path, size: int = HUGE) -> Path:
     return path
 
 
-def capped(*args) -> subprocess.CompletedProcess:
-    """`snnpipe ARGS` in a real process that may map at most 6 GiB."""
-    def cap():
-        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
-    env = {**os.environ, "WANDB_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "snnpipe.pipeline.cli", *map(str, args)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300,
-                          preexec_fn=cap)
+def capped(*args) -> forkrun.Finished:
+    """`snnpipe ARGS` in a real (forked) process that may map at most 6 GiB in all."""
+    return forkrun.snnpipe(*args, timeout=300, address_space=6 << 30)
 
 
-def one_line(res: subprocess.CompletedProcess) -> str:
+def one_line(res: forkrun.Finished) -> str:
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 1 and len(lines) == 1 and lines[0].startswith("error:"), (
         res.returncode, res.stderr[-2000:])
