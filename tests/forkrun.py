@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,6 @@ class _Server:
         if self._proc.poll() is None:
             self._proc.stdin.close()
             self._proc.wait(60)
-        import shutil
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
@@ -221,5 +221,4 @@ sys.exit(code)
         script.chmod(0o755)
 
     def close(self) -> None:
-        import shutil
         shutil.rmtree(self.bin, ignore_errors=True)
