@@ -8,8 +8,10 @@ with its own pid, exit code, signal handlers and file descriptors, so SIGKILL, S
 SIGINT and exit codes mean exactly what they mean for the console script.
 
 What a child does not share with a fresh interpreter: its modules are already imported
-(the "Ctrl-C while importing" path is tested with real fresh processes), and numba runs its
-`workqueue` threading layer, the one that survives a fork.
+(the "Ctrl-C while importing" path is tested with real fresh processes), numba runs its
+`workqueue` threading layer, the one that survives a fork, and an address-space cap
+(`address_space`, as `ulimit -v`) counts the server's own mappings (about 1.4 GB), which a
+fresh interpreter would map while importing.
 """
 
 from __future__ import annotations

@@ -28,8 +28,6 @@ def become(req: dict, stdio_fds: list[int] | None = None) -> None:
     stdin, stdout and stderr are `stdio_fds` (a shim caller's own), or /dev/null and the
     files `req` names. With "address_space", it may map at most that many bytes in all
     (what `ulimit -v` gives a shell's child)."""
-    if req.get("address_space"):
-        resource.setrlimit(resource.RLIMIT_AS, (req["address_space"], req["address_space"]))
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
@@ -44,6 +42,8 @@ def become(req: dict, stdio_fds: list[int] | None = None) -> None:
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", closefd=False)
+    if req.get("address_space"):      # after the redirection: a failure is the child's stderr
+        resource.setrlimit(resource.RLIMIT_AS, (req["address_space"], req["address_space"]))
     from snnpipe.stores import faults
     faults._SPEC, faults._WRITES = False, 0      # as in a new process: no fault read yet
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):

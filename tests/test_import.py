@@ -265,13 +265,13 @@ def test_names_force_and_clashes(tmp_path):
 
 # --------------------------------------------------------------------------- digits
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory, worker_id):
+def digits_run(tmp_path_factory, request):
     """The built-in digits, trained through the CLI: fetch, preprocess, train. Built once
     for both xdist workers (their tests of this module may run on either): the first to
     get here builds it in the session's shared temporary folder under a lock, the other
     waits and finds it. The tests below only read it."""
     base = tmp_path_factory.getbasetemp()
-    shared = base if worker_id == "master" else base.parent
+    shared = base.parent if hasattr(request.config, "workerinput") else base
     tmp = shared / "digits-run"
     data, run = tmp / "data", tmp / "run"
     with open(shared / "digits-run.lock", "w") as lock:
