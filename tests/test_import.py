@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from snnpipe.pipeline.cli import app
 from snnpipe.stores import rawstore
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "neurons=20", "--epochs", "1", "--wandb-mode", "disabled"]
 
 
@@ -399,58 +401,61 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
     assert "cache" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
 
 
-def test_committed_checkpoints_evaluate_on_an_empty_data_dir(mnist_raw, tmp_path, monkeypatch):
-    """The committed checkpoints need no other step. MNIST comes
-    from the already-fetched raw cache (copied, as a fresh folder's fetch would leave it);
-    Fashion-MNIST from the Debian package, downloaded (`apt-get download`) as on a machine
-    where it is not installed."""
-    from snnpipe.pipeline.datasets import fetch as fetch_module
-    from snnpipe.stores import checkpoint as ckpt
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    data = tmp_path / "empty"
-    shutil.copytree(mnist_raw[1], data / "raw" / "mnist")
-    best = root / "docs" / "reproduce" / "best.zarr"
-    res = runner.invoke(app, ["eval", str(best), "--data-dir", str(data), "--json"])
-    assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["results"][0]["accuracy"] == \
-        ckpt.load(best).metrics["test_accuracy"]
-    assert res.stderr.startswith(f"built {data / 'mnist.zarr'}")
-    # as on a machine without the Debian package installed: fetch downloads and unpacks it
-    monkeypatch.setattr(fetch_module, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
-    fashion = root / "docs" / "fashion" / "best" / "best.zarr"
-    res = runner.invoke(app, ["eval", str(fashion), "--data-dir", str(data), "--json"])
-    assert res.exit_code == 0, res.output
-    assert "fashion-mnist-levels-224-192-160-128-96-64-32-1.zarr" in res.stderr
-    assert json.loads(res.stdout)["results"][0]["accuracy"] > 0.83
-
-
 WINNERS = {"mnist": "mnist", "mnist-792": "mnist", "fashion-mnist": "fashion-mnist",
            "fashion-mnist-792": "fashion-mnist"}          # folder under docs/plus -> data set
 
 
-@pytest.mark.parametrize("name", sorted(WINNERS))
-def test_the_committed_winners_score_from_an_empty_data_dir_as_recorded(name, request,
-                                                                       tmp_path):
-    """Each docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
-    evaluation its figures come from (test.json): `snnpipe eval` on a data folder that holds
-    only the raw download (as a fresh folder's fetch leaves it; the downloads are the fetch
-    tests') builds the store the checkpoints need and scores each exactly as recorded. One
-    folder per test, so they run side by side."""
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    every = {p.name for p in (root / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
-    assert every == set(WINNERS)                  # a new winner gets its data set here
-    dataset, folder, data = WINNERS[name], root / "docs" / "plus" / name, tmp_path / "empty"
-    raw = request.getfixturevalue("mnist_raw")[1] if dataset == "mnist" else \
-        request.getfixturevalue("fashion_raw")          # the download, cached once in data/
-    shutil.copytree(raw, data / "raw" / dataset)
+def _eval(checkpoints: list, data) -> tuple[list[dict], str]:
+    res = runner.invoke(app, ["eval", *map(str, checkpoints), "--data-dir", str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)["results"], res.stderr
+
+
+def _winners_score_as_recorded(name: str, data) -> str:
+    """docs/plus/NAME/ holds a winner's checkpoints (seed-N/best.zarr) and the test
+    evaluation its figures come from (test.json): each scores exactly as recorded."""
+    folder = ROOT / "docs" / "plus" / name
     recorded = json.loads((folder / "test.json").read_text())["results"]
     members = sorted(folder.glob("seed-*/best.zarr"))
     assert len(members) == len(recorded) >= 3, folder
-    res = runner.invoke(app, ["eval", *map(str, members), "--data-dir", str(data), "--json"])
-    assert res.exit_code == 0, res.output
-    got = json.loads(res.stdout)["results"]
+    got, stderr = _eval(members, data)
     assert [r["accuracy"] for r in got] == [r["accuracy"] for r in recorded], folder
-    assert [r["checkpoint"] for r in recorded] == [str(m.relative_to(root)) for m in members]
+    assert [r["checkpoint"] for r in recorded] == [str(m.relative_to(ROOT)) for m in members]
+    return stderr
+
+
+def test_every_committed_winner_has_its_data_set_here():
+    every = {p.name for p in (ROOT / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
+    assert every == set(WINNERS)                  # a new winner gets its data set here
+
+
+def test_committed_mnist_checkpoints_score_from_an_empty_data_dir(mnist_raw, tmp_path):
+    """The committed MNIST checkpoints need no other step: on a data folder that holds only
+    the raw download (copied from the cache, as a fresh folder's fetch leaves it), the first
+    `eval` of each level set builds its store, and the next ones use it."""
+    from snnpipe.stores import checkpoint as ckpt
+    data = tmp_path / "empty"
+    shutil.copytree(mnist_raw[1], data / "raw" / "mnist")
+    best = ROOT / "docs" / "reproduce" / "best.zarr"
+    got, stderr = _eval([best], data)
+    assert got[0]["accuracy"] == ckpt.load(best).metrics["test_accuracy"]
+    assert stderr.startswith(f"built {data / 'mnist.zarr'}")
+    assert "built" not in _winners_score_as_recorded("mnist", data)        # the same 4 planes
+    stderr = _winners_score_as_recorded("mnist-792", data)                  # 8 planes
+    assert stderr.startswith(f"built {data / 'mnist-levels-224-192-160-128-96-64-32-1.zarr'}")
+
+
+def test_committed_fashion_checkpoints_score_from_an_empty_data_dir(tmp_path, monkeypatch):
+    """The same for Fashion-MNIST, its raw data downloaded from the Debian package
+    (`apt-get download`), as on a machine where it is not installed."""
+    from snnpipe.pipeline.datasets import fetch as fetch_module
+    data = tmp_path / "empty"
+    monkeypatch.setattr(fetch_module, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
+    got, stderr = _eval([ROOT / "docs" / "fashion" / "best" / "best.zarr"], data)
+    assert "fashion-mnist-levels-224-192-160-128-96-64-32-1.zarr" in stderr
+    assert got[0]["accuracy"] > 0.83
+    for name in ("fashion-mnist", "fashion-mnist-792"):                    # the same 8 planes
+        assert "built" not in _winners_score_as_recorded(name, data)
 
 
 def test_store_records_its_source(tmp_path):
