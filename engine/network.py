@@ -147,6 +147,10 @@ class Network:
         c = self.cfg
         parts = max(1, 2 * forward.threads() // c.columns + 1)
         w, r = self.connectivity.data, self.connectivity.indices
+        if not (w.flags.writeable and r.flags.writeable):
+            # numba compiles a kernel per array type, and read-only is another type (a network
+            # memory-mapped by joblib, as scikit-learn's checks do): a copy reuses the one kernel
+            w, r = w.copy(), r.copy()
         per_part = forward.spike_counts_blocked(
             r.reshape(-1, c.slots), w.reshape(-1, c.slots), masks, c.neurons, parts,
             c.spike_threshold)

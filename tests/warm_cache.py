@@ -8,7 +8,9 @@ script instead, once per part, the parts side by side on the two cores:
 - `stages`: tests/forkserver_warm.py, every stage and every engine variant, as the fork
   server runs them (the training kernel and everything it calls);
 - `forward`: both forward passes on int32 and on int64 weights (thresholds beyond int32,
-  as the property tests draw them), which no stage uses, and on read-only weights.
+  as the property tests draw them), which no stage uses. (A read-only network, as
+  scikit-learn's checks memory-map it, is copied by the engine, so it needs no kernel of
+  its own.)
 
 A part that finished marks the cache folder, so the next run skips it in a fraction of a
 second; the folder is one per version of the engine's code (engine/_cache.py), unless
@@ -25,7 +27,6 @@ HERE = Path(__file__).resolve().parent
 
 
 def _forward() -> None:
-    from sklearn.utils._testing import create_memmap_backed_data
     from strategies import random_pixels, random_state
 
     from snnpipe.engine import Config, Network
@@ -40,9 +41,6 @@ def _forward() -> None:
         planes = planes_from_pixels(random_pixels(cfg, 20, 0), cfg.levels)
         for method in ("blocked", "events"):
             net.spike_counts(planes, method=method)
-        if threshold == 1_000:    # read-only weights: a network that joblib loads as a
-            # memory map, as scikit-learn's estimator checks do (10 s of compiling there)
-            create_memmap_backed_data(net).spike_counts(planes)
 
 
 def _stages() -> None:
