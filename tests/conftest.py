@@ -56,8 +56,7 @@ def pytest_configure(config):
     jobs = [[sys.executable, warm, "stages"], [sys.executable, warm, "forward"]]
     if config.getoption("numprocesses", None):
         cli = [sys.executable, "-m", "snnpipe.pipeline.cli"]
-        jobs += [[*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)],
-                 [*cli, "fetch", "--dataset", "fashion-mnist", "--data-dir", str(DATA_DIR)]]
+        jobs += [[*cli, "preprocess", "--dataset", "mnist", "--data-dir", str(DATA_DIR)]]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for cmd in jobs]
     for cmd, proc in zip(jobs, procs, strict=True):
@@ -81,15 +80,6 @@ def mnist_raw():
     with _one_worker_at_a_time():
         raw = fetch("mnist", DATA_DIR)
     return raw, cache_dir(DATA_DIR, "mnist")
-
-
-@pytest.fixture(scope="session")
-def fashion_raw():
-    """Fashion-MNIST's raw download, fetched once (Debian package) into the repo's data/."""
-    from snnpipe.pipeline.datasets.fetch import cache_dir, fetch
-    with _one_worker_at_a_time():
-        fetch("fashion-mnist", DATA_DIR)
-    return cache_dir(DATA_DIR, "fashion-mnist")
 
 
 @pytest.fixture(scope="session")
