@@ -401,8 +401,13 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
     assert "cache" in ok("fetch", "--dataset", "digits", "--data-dir", tmp_path)
 
 
-WINNERS = {"mnist": "mnist", "mnist-792": "mnist", "fashion-mnist": "fashion-mnist",
-           "fashion-mnist-792": "fashion-mnist"}          # folder under docs/plus -> data set
+# folder under docs/plus -> (its data set, the preset of its model)
+WINNERS = {"mnist": ("mnist", "mnist-scale"), "mnist-792": ("mnist", "mnist-plus"),
+           "fashion-mnist": ("fashion-mnist", "fashion-scale"),
+           "fashion-mnist-792": ("fashion-mnist", "fashion-plus")}
+# a spec that trains a winner's test seeds -> the preset it trains
+WINNER_SPECS = {"scale-mnist": "mnist-scale", "scale-fashion": "fashion-scale",
+                "scale-fashion-7920": "fashion-scale-7920"}
 
 
 def _eval(checkpoints: list, data) -> tuple[list[dict], str]:
@@ -427,6 +432,34 @@ def _winners_score_as_recorded(name: str, data) -> str:
 def test_every_committed_winner_has_its_data_set_here():
     every = {p.name for p in (ROOT / "docs" / "plus").iterdir() if (p / "test.json").is_file()}
     assert every == set(WINNERS)                  # a new winner gets its data set here
+
+
+def test_a_winners_preset_is_its_committed_model_and_the_spec_that_trains_it():
+    """`--preset P` gives what was selected and tested: each committed checkpoint's model is
+    the preset's (a vote stacks as many networks of the preset's size as its `snapshots`),
+    and each winner spec trains exactly the preset."""
+    from snnpipe.engine import Config
+    from snnpipe.pipeline.training.configuration import PRESET_SNAPSHOTS
+    from snnpipe.pipeline.training.sweep import expand, read_spec
+    from snnpipe.stores.checkpoint import model_fields
+    for name, (dataset, preset) in WINNERS.items():
+        model = Config.preset(preset).to_dict()
+        members = sorted((ROOT / "docs" / "plus" / name).glob("seed-*/best.zarr"))
+        assert len(members) >= 3, name
+        for member in members:
+            attrs = json.loads((member / "zarr.json").read_text())["attributes"]
+            sizes = attrs.get("ensemble", {}).get("neurons", [attrs["config"]["neurons"]])
+            assert len(sizes) == max(1, PRESET_SNAPSHOTS.get(preset, 0)), member
+            assert set(sizes) == {model["neurons"]} and attrs["dataset"] == dataset, member
+            stored = model_fields(attrs["config"])
+            if stored["anneal_steps"] == 0:       # no schedule: its start has no effect
+                stored["anneal_start"] = 0        # (fashion-mnist-792/seed-0 has 50,000)
+            assert stored == {**model, "neurons": sum(sizes)}, member
+    for name, preset in WINNER_SPECS.items():
+        run = {"snapshots": PRESET_SNAPSHOTS.get(preset, 0)}
+        trials = expand(read_spec(ROOT / "docs" / "sweeps" / f"{name}.toml"))
+        assert len(trials) == 3 and all(t["config"] == {**Config.preset(preset).to_dict(),
+                                                        **run} for t in trials), name
 
 
 def test_committed_mnist_checkpoints_score_from_an_empty_data_dir(mnist_raw, tmp_path):

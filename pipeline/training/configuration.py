@@ -22,7 +22,8 @@ RUN_KEYS = MOVED_TO_RUN
 # its runs default to (D𝜋's program called srand(1000)), and `snapshots`, the snapshot
 # ensemble of the last K epochs that `train` writes at its end (docs/variants.md).
 PRESET_SEEDS: dict[str, int] = {"dpi-program": 1000, "dpi-program-98.9": 1000}
-PRESET_SNAPSHOTS: dict[str, int] = {"fashion-plus": 10, "mnist-plus": 10, "fashion-scale": 10}
+PRESET_SNAPSHOTS: dict[str, int] = {"fashion-plus": 10, "mnist-plus": 10, "fashion-scale": 10,
+                                     "fashion-scale-7920": 10}
 RUN_KEY_HELP = {"snapshots": "the training run's (train --snapshots K), 0 = off: it also "
                              "writes and scores the ensemble of its last K epochs "
                              "(checkpoints/snapshots.zarr); docs/variants.md"}
@@ -208,6 +209,12 @@ PRESET_COSTS: dict[str, str] = {
                    "98.73 ± 0.05 % test (3 seeds) at 30 M samples, about 68 min per seed "
                    "on one thread, two seeds side by side (2-core AMD EPYC, AVX2, "
                    "2026-12-03; docs/scaling.md); memory about 0.5 GB per worker",
+    "fashion-scale-7920": "7,920 neurons trained, 4 planes, the last 10 epochs vote (79,200) "
+                          "(the scaling study's winner): 88.78 % validation vote (2 seeds) "
+                          "at 30 M samples (--epochs 600 --validation 10000), about 3.0 h "
+                          "per seed on one thread, two seeds side by side (2-core AMD EPYC, "
+                          "AVX2, 2026-12-04; docs/scaling.md); memory about 1.1 GB per "
+                          "worker",
     "fashion-scale": "792 neurons trained, 8 planes, the last 10 epochs vote (7,920): "
                      "87.74 ± 0.25 % test (3 seeds) at 30 M samples (--epochs 600 "
                      "--validation 10000), about 57 min of one thread, 68 min of "
