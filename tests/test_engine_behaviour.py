@@ -113,6 +113,32 @@ def test_same_seed_same_weights_different_seed_different(sampling):
     assert not np.array_equal(a.net.weights, c.net.weights)
 
 
+def test_the_network_does_not_depend_on_the_number_of_threads():
+    """A run may resume on another machine, or alone on both cores after sharing them: the
+    kernels split neurons into chunks by thread count (forward parts, the parallel
+    reinforcement of columns of 2,048 neurons or more), and the split must not show."""
+    import numba
+
+    from snnpipe.engine.learning import PARALLEL_REINFORCE_NEURONS
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here")
+    cfg = SMALL.replace(columns=2, neurons=PARALLEL_REINFORCE_NEURONS + 3, grow_count=1000)
+    pixels, planes, labels = _toy_data(cfg, 200, 0)
+    got = []
+    before = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            tr = _train(cfg, seed=5, epochs=2, n=200)
+            got.append((tr.net.weights, tr.net.receptors, tr.net.spike_counts(planes),
+                        tr.state.positive_learns, tr.state.negative_learns))
+    finally:
+        numba.set_num_threads(before)
+    (w1, r1, c1, *learns1), (w2, r2, c2, *learns2) = got
+    assert np.array_equal(w1, w2) and np.array_equal(r1, r2) and np.array_equal(c1, c2)
+    assert learns1 == learns2 and min(learns1) > 0 and c1.any()  # both rules ran; it spikes
+
+
 def test_training_learns_the_toy_task():
     tr = _train(SMALL, seed=0, epochs=4, n=400)
     pixels, planes, labels = _toy_data(SMALL, 400, 99)
