@@ -120,8 +120,6 @@ def test_the_network_does_not_depend_on_the_number_of_threads():
     import numba
 
     from snnpipe.engine.learning import PARALLEL_REINFORCE_NEURONS
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has one thread here")
     cfg = SMALL.replace(columns=2, neurons=PARALLEL_REINFORCE_NEURONS + 3, grow_count=1000)
     pixels, planes, labels = _toy_data(cfg, 200, 0)
     got = []
