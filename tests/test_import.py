@@ -403,7 +403,8 @@ def test_copy_of_raw_store_is_enough(digits_run, tmp_path):
 
 # folder under docs/plus -> (its data set, the preset of its model)
 WINNERS = {"mnist": ("mnist", "mnist-scale"), "mnist-792": ("mnist", "mnist-plus"),
-           "fashion-mnist": ("fashion-mnist", "fashion-scale"),
+           "fashion-mnist": ("fashion-mnist", "fashion-scale-7920"),
+           "fashion-mnist-792-30m": ("fashion-mnist", "fashion-scale"),
            "fashion-mnist-792": ("fashion-mnist", "fashion-plus")}
 # a spec that trains a winner's test seeds -> the preset it trains
 WINNER_SPECS = {"scale-mnist": "mnist-scale", "scale-fashion": "fashion-scale",
@@ -489,8 +490,17 @@ def test_committed_fashion_checkpoints_score_from_an_empty_data_dir(tmp_path, mo
         f"built {data / 'fashion-mnist-levels-224-192-160-128-96-64-32-1.zarr'}")
     assert "Debian package dataset-fashion-mnist (apt-get download)" in stderr
     assert got[0]["accuracy"] > 0.83
-    for name in ("fashion-mnist", "fashion-mnist-792"):                    # the same 8 planes
+    for name in ("fashion-mnist-792-30m", "fashion-mnist-792"):            # the same 8 planes
         assert "built" not in _winners_score_as_recorded(name, data)
+
+
+def test_committed_fashion_winner_scores_from_an_empty_data_dir(tmp_path):
+    """The Fashion-MNIST winner (4 planes, three 79,200-neuron votes) on an empty data
+    folder: its first `eval` fetches the raw data and builds the 4-plane store. Apart from
+    the 8-plane checkpoints above, so that the two run side by side."""
+    data = tmp_path / "empty"
+    stderr = _winners_score_as_recorded("fashion-mnist", data)
+    assert f"built {data / 'fashion-mnist.zarr'}" in stderr
 
 
 def test_store_records_its_source(tmp_path):
