@@ -210,11 +210,11 @@ PRESET_COSTS: dict[str, str] = {
                    "on one thread, two seeds side by side (2-core AMD EPYC, AVX2, "
                    "2026-12-03; docs/scaling.md); memory about 0.5 GB per worker",
     "fashion-scale-7920": "7,920 neurons trained, 4 planes, the last 10 epochs vote (79,200) "
-                          "(the scaling study's winner): 88.78 % validation vote (2 seeds) "
-                          "at 30 M samples (--epochs 600 --validation 10000), about 3.0 h "
-                          "per seed on one thread, two seeds side by side (2-core AMD EPYC, "
-                          "AVX2, 2026-12-04; docs/scaling.md); memory about 1.1 GB per "
-                          "worker",
+                          "(the scaling study's winner): 88.42 ± 0.25 % test (3 seeds) at "
+                          "30 M samples (--epochs 600 --validation 10000), about 2.6 h per "
+                          "seed on one thread, two seeds side by side, or 80 min alone on "
+                          "two (2-core AMD EPYC, AVX2, 2026-12-05; docs/scaling.md); memory "
+                          "about 1.1 GB per worker",
     "fashion-scale": "792 neurons trained, 8 planes, the last 10 epochs vote (7,920): "
                      "87.74 ± 0.25 % test (3 seeds) at 30 M samples (--epochs 600 "
                      "--validation 10000), about 57 min of one thread, 68 min of "
